@@ -1,0 +1,190 @@
+"""Settings from the environment (the contract in ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+LANGUAGES = ("pl", "uk", "en")
+DEFAULT_DB = Path("data/ngo-bot.sqlite3")
+DEFAULT_QUIET_HOURS = "21:00-08:00"
+DEFAULT_TELEGRAM_MAX_RATE = 25.0
+DEFAULT_WEBHOOK_LISTEN = "0.0.0.0:8443"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the bot cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local hours when broadcasts wait; may wrap around midnight (21:00-08:00)."""
+
+    start: time
+    end: time
+
+    def contains(self, local: time) -> bool:
+        """Whether a local wall-clock time falls inside the quiet hours."""
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot reads from its environment. Secrets are kept out of repr()."""
+
+    db_path: Path = DEFAULT_DB
+    admins: frozenset[str] = frozenset()
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Warsaw"))
+    default_language: str = "pl"
+    quiet_hours: QuietHours | None = None
+    content_dir: Path | None = None
+    operator: str | None = None
+    log_level: str = "INFO"
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_base_url: str | None = None
+    telegram_max_rate: float = DEFAULT_TELEGRAM_MAX_RATE
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    telegram_webhook_listen: tuple[str, int] = ("0.0.0.0", 8443)
+    matrix_homeserver: str | None = None
+    matrix_user_id: str | None = None
+    matrix_password: str | None = field(default=None, repr=False)
+    matrix_access_token: str | None = field(default=None, repr=False)
+    matrix_allowed_servers: frozenset[str] = frozenset()
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+    @property
+    def matrix_enabled(self) -> bool:
+        return bool(self.matrix_homeserver)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a log line."""
+        values = (
+            self.telegram_token,
+            self.telegram_webhook_secret,
+            self.matrix_password,
+            self.matrix_access_token,
+        )
+        return tuple(v for v in values if v)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the settings; raise ConfigError naming the bad variable."""
+        env = os.environ if env is None else env
+        return cls(
+            db_path=Path(_get(env, "BOT_DB") or DEFAULT_DB),
+            admins=_parse_admins(_get(env, "BOT_ADMINS")),
+            timezone=_parse_timezone(_get(env, "BOT_TIMEZONE") or "Europe/Warsaw"),
+            default_language=_parse_language(_get(env, "BOT_DEFAULT_LANGUAGE") or "pl"),
+            quiet_hours=parse_quiet_hours(_get(env, "BOT_QUIET_HOURS") or DEFAULT_QUIET_HOURS),
+            content_dir=_parse_content_dir(_get(env, "BOT_CONTENT_DIR")),
+            operator=_get(env, "BOT_OPERATOR"),
+            log_level=_parse_log_level(_get(env, "BOT_LOG_LEVEL") or "INFO"),
+            telegram_token=_get(env, "TELEGRAM_BOT_TOKEN"),
+            telegram_api_base_url=_get(env, "TELEGRAM_API_BASE_URL"),
+            telegram_max_rate=_parse_rate(_get(env, "TELEGRAM_MAX_RATE")),
+            telegram_webhook_url=_get(env, "TELEGRAM_WEBHOOK_URL"),
+            telegram_webhook_secret=_get(env, "TELEGRAM_WEBHOOK_SECRET"),
+            telegram_webhook_listen=_parse_listen(
+                _get(env, "TELEGRAM_WEBHOOK_LISTEN") or DEFAULT_WEBHOOK_LISTEN
+            ),
+            matrix_homeserver=_get(env, "MATRIX_HOMESERVER"),
+            matrix_user_id=_get(env, "MATRIX_USER_ID"),
+            matrix_password=_get(env, "MATRIX_PASSWORD"),
+            matrix_access_token=_get(env, "MATRIX_ACCESS_TOKEN"),
+            matrix_allowed_servers=_parse_list(_get(env, "MATRIX_ALLOWED_SERVERS")),
+        )
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _parse_list(raw: str | None) -> frozenset[str]:
+    if not raw:
+        return frozenset()
+    return frozenset(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _parse_admins(raw: str | None) -> frozenset[str]:
+    admins = _parse_list(raw)
+    for identity in admins:
+        platform, _sep, user = identity.partition(":")
+        if platform not in ("telegram", "matrix", "console") or not user:
+            raise ConfigError(
+                f"BOT_ADMINS: {identity!r} is not 'telegram:<user id>', "
+                "'matrix:<@user:server>' or 'console:<name>'"
+            )
+    return admins
+
+
+def _parse_timezone(raw: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"BOT_TIMEZONE: unknown time zone {raw!r}") from exc
+
+
+def _parse_language(raw: str) -> str:
+    if raw not in LANGUAGES:
+        raise ConfigError(f"BOT_DEFAULT_LANGUAGE: {raw!r} is not one of {', '.join(LANGUAGES)}")
+    return raw
+
+
+def parse_quiet_hours(raw: str) -> QuietHours | None:
+    """Parse 'HH:MM-HH:MM' or 'off'."""
+    if raw.lower() == "off":
+        return None
+    try:
+        start_text, end_text = raw.split("-")
+        start, end = time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip())
+    except ValueError as exc:
+        raise ConfigError(f"BOT_QUIET_HOURS: {raw!r} is not 'HH:MM-HH:MM' or 'off'") from exc
+    if start == end:
+        raise ConfigError("BOT_QUIET_HOURS: start and end are equal; use 'off' to disable")
+    return QuietHours(start, end)
+
+
+def _parse_content_dir(raw: str | None) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    if not path.is_dir():
+        raise ConfigError(f"BOT_CONTENT_DIR: {raw!r} is not a folder")
+    return path
+
+
+def _parse_log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"BOT_LOG_LEVEL: {raw!r} is not DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _parse_rate(raw: str | None) -> float:
+    if raw is None:
+        return DEFAULT_TELEGRAM_MAX_RATE
+    try:
+        rate = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"TELEGRAM_MAX_RATE: {raw!r} is not a number") from exc
+    if not 0 < rate <= 1000:
+        raise ConfigError("TELEGRAM_MAX_RATE: must be above 0 and at most 1000")
+    return rate
+
+
+def _parse_listen(raw: str) -> tuple[str, int]:
+    host, _sep, port_text = raw.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"TELEGRAM_WEBHOOK_LISTEN: {raw!r} is not 'host:port'")
+    return host, int(port_text)

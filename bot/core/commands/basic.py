@@ -1,0 +1,277 @@
+"""Everyday commands: start, help, topics, subscriptions, language, deadlines, events."""
+
+from __future__ import annotations
+
+from bot.core.context import Context
+from bot.core.markup import bold, escape
+from bot.core.messages import Button, Reply
+from bot.core.registry import registry
+from bot.i18n import LANGUAGE_NAMES, N_, _, use_language
+
+SUBSCRIBED_MARK = "✅"
+UNSUBSCRIBED_MARK = "⬜"
+
+
+@registry.command("start", N_("Start: what this bot does and topic choices"))
+async def start(ctx: Context, args: str) -> list[Reply]:
+    """Greet in the chat's language; with a topic (a deep link) subscribe to it."""
+    if args and ctx.topics.get(args.lower()) is not None:
+        if ctx.incoming.kind.is_shared and not ctx.incoming.sender_is_admin:
+            return [Reply(_("Only this group's administrators can change its settings."))]
+        await ctx.storage.chats.subscribe(ctx.chat.id, [args.lower()])
+    lines = [
+        bold(_("Hello! I am the NGO information bot.")),
+        _(
+            "• I send news about grant competitions, the 1.5% tax campaign and meetings "
+            "on the topics you choose."
+        ),
+        _("• I remind you before deadlines and meetings."),
+        _("• I answer questions about civic matters in Polish and Ukrainian — just write."),
+        "",
+        _("Tap a topic to subscribe or unsubscribe. {help} lists all commands.").format(
+            help=ctx.cmd("help")
+        ),
+    ]
+    return [Reply("\n".join(lines), buttons=await topic_buttons(ctx))]
+
+
+@registry.command("help", N_("List the commands"))
+async def help_command(ctx: Context, args: str) -> list[Reply]:
+    """List what this sender may use, with one line each."""
+    lines = [bold(_("What I can do:"))]
+    for command in ctx.core.registry.visible(ctx.role):
+        usage = f" {_(command.usage)}" if command.usage else ""
+        lines.append(f"{escape(ctx.cmd(command.name))}{escape(usage)} — {_(command.summary)}")
+    lines.append("")
+    lines.append(_("You can also just write a question, for example about the 1.5% tax."))
+    return [Reply("\n".join(lines))]
+
+
+@registry.command("topics", N_("Topics and which of them this chat receives"))
+async def topics_command(ctx: Context, args: str) -> list[Reply]:
+    return [await topics_reply(ctx)]
+
+
+@registry.command(
+    "toggle",
+    N_("Switch one topic on or off"),
+    usage=N_("<topic>"),
+    hidden=True,
+    admin_in_groups=True,
+)
+async def toggle(ctx: Context, args: str) -> list[Reply]:
+    """A topic button: flip the subscription and show the new state in place."""
+    slug = args.lower()
+    if ctx.topics.get(slug) is None:
+        return [unknown_topic(ctx, args)]
+    if slug in await ctx.storage.chats.topics_of(ctx.chat.id):
+        await ctx.storage.chats.unsubscribe(ctx.chat.id, [slug])
+    else:
+        await ctx.storage.chats.subscribe(ctx.chat.id, [slug])
+    reply = await topics_reply(ctx)
+    return [Reply(reply.text, buttons=reply.buttons, update_in_place=True)]
+
+
+@registry.command(
+    "subscribe",
+    N_("Receive a topic (or all of them)"),
+    usage=N_("<topic|all>"),
+    admin_in_groups=True,
+)
+async def subscribe(ctx: Context, args: str) -> list[Reply]:
+    if not args:
+        return [
+            await topics_reply(
+                ctx,
+                _("Which topic? Tap one, or send {example}.").format(
+                    example=ctx.cmd("subscribe grants")
+                ),
+            )
+        ]
+    slugs = resolve_topics(ctx, args)
+    if slugs is None:
+        return [unknown_topic(ctx, args)]
+    added = await ctx.storage.chats.subscribe(ctx.chat.id, slugs)
+    if not added:
+        return [
+            Reply(_("This chat already receives: {topics}.").format(topics=topic_names(ctx, slugs)))
+        ]
+    return [
+        Reply(
+            _("Subscribed: {topics}. Send {unsubscribe} to stop.").format(
+                topics=topic_names(ctx, sorted_slugs(ctx, added)),
+                unsubscribe=ctx.cmd("unsubscribe " + (args.lower() if len(slugs) == 1 else "all")),
+            )
+        )
+    ]
+
+
+@registry.command(
+    "unsubscribe",
+    N_("Stop receiving a topic (or all of them)"),
+    usage=N_("<topic|all>"),
+    admin_in_groups=True,
+)
+async def unsubscribe(ctx: Context, args: str) -> list[Reply]:
+    if not args:
+        return [
+            await topics_reply(
+                ctx,
+                _("Which topic? Tap one, or send {example}.").format(
+                    example=ctx.cmd("unsubscribe grants")
+                ),
+            )
+        ]
+    slugs = resolve_topics(ctx, args)
+    if slugs is None:
+        return [unknown_topic(ctx, args)]
+    removed = await ctx.storage.chats.unsubscribe(ctx.chat.id, slugs)
+    if not removed:
+        return [
+            Reply(
+                _("This chat was not receiving: {topics}.").format(topics=topic_names(ctx, slugs))
+            )
+        ]
+    return [
+        Reply(
+            _("Unsubscribed: {topics}. You will not get these messages any more.").format(
+                topics=topic_names(ctx, sorted_slugs(ctx, removed))
+            )
+        )
+    ]
+
+
+@registry.command(
+    "language", N_("Change the bot's language"), usage="<pl|uk|en>", admin_in_groups=True
+)
+async def language(ctx: Context, args: str) -> list[Reply]:
+    choice = args.lower()
+    if choice not in LANGUAGE_NAMES:
+        buttons = tuple(
+            (Button(name, f"language {code}"),) for code, name in LANGUAGE_NAMES.items()
+        )
+        intro = _("The current language is {language}. Choose another:").format(
+            language=LANGUAGE_NAMES[ctx.language]
+        )
+        if args:
+            intro = (
+                _(
+                    "I don't know the language {choice}. I speak Polish (pl), Ukrainian (uk) "
+                    "and English (en)."
+                ).format(choice=escape(args[:20]))
+                + "\n"
+                + intro
+            )
+        return [Reply(intro, buttons=buttons)]
+    await ctx.storage.chats.set_language(ctx.chat.id, choice)
+    with use_language(choice):
+        return [
+            Reply(
+                _("Done: I will write to this chat in English.")
+                + " "
+                + _("Send {help} to see the commands.").format(help=ctx.cmd("help"))
+            )
+        ]
+
+
+@registry.command("deadlines", N_("Upcoming grant and tax deadlines"))
+async def deadlines(ctx: Context, args: str) -> list[Reply]:
+    return [
+        Reply(
+            _(
+                "No deadlines have been announced yet. Subscribe to {topic} to hear about new ones."
+            ).format(topic=ctx.cmd("subscribe grants"))
+        )
+    ]
+
+
+@registry.command("events", N_("Upcoming meetings and events"))
+async def events(ctx: Context, args: str) -> list[Reply]:
+    return [
+        Reply(
+            _(
+                "No meetings have been announced yet. Subscribe to {topic} to hear about new ones."
+            ).format(topic=ctx.cmd("subscribe meetings"))
+        )
+    ]
+
+
+async def default_text_handler(ctx: Context, text: str) -> list[Reply]:
+    """Free text before the FAQ exists: point to help, never guess an answer."""
+    return [
+        Reply(
+            _("I only understand commands for now. Send {help} to see them.").format(
+                help=ctx.cmd("help")
+            )
+        )
+    ]
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+async def topics_reply(ctx: Context, intro: str | None = None) -> Reply:
+    """Each topic with this chat's state, and a button per topic to switch it."""
+    subscribed = await ctx.storage.chats.topics_of(ctx.chat.id)
+    lines = [bold(intro) if intro else bold(_("Topics:"))]
+    for topic in ctx.topics.items:
+        mark = SUBSCRIBED_MARK if topic.slug in subscribed else UNSUBSCRIBED_MARK
+        lines.append(
+            f"{mark} {bold(topic.name(ctx.language))} — "
+            f"{escape(topic.description(ctx.language))} "
+            f"<code>{escape(topic.slug)}</code>"
+        )
+    lines.append("")
+    lines.append(
+        _("Tap a topic to switch it on or off, or send {subscribe} to receive them all.").format(
+            subscribe=ctx.cmd("subscribe all")
+        )
+    )
+    return Reply("\n".join(lines), buttons=await topic_buttons(ctx, subscribed))
+
+
+async def topic_buttons(
+    ctx: Context, subscribed: set[str] | None = None
+) -> tuple[tuple[Button, ...], ...]:
+    if subscribed is None:
+        subscribed = await ctx.storage.chats.topics_of(ctx.chat.id)
+    return tuple(
+        (
+            Button(
+                f"{SUBSCRIBED_MARK if topic.slug in subscribed else UNSUBSCRIBED_MARK} "
+                f"{topic.name(ctx.language)}",
+                f"toggle {topic.slug}",
+            ),
+        )
+        for topic in ctx.topics.items
+    )
+
+
+def resolve_topics(ctx: Context, args: str) -> list[str] | None:
+    """Topic slugs named in `args` ('all' = every topic now); None if any name is unknown."""
+    names = [name for name in args.lower().replace(",", " ").split() if name]
+    if names == ["all"]:
+        return list(ctx.topics.slugs)
+    if not names or any(ctx.topics.get(name) is None for name in names):
+        return None
+    return list(dict.fromkeys(names))
+
+
+def sorted_slugs(ctx: Context, slugs: set[str]) -> list[str]:
+    return [slug for slug in ctx.topics.slugs if slug in slugs]
+
+
+def topic_names(ctx: Context, slugs: list[str]) -> str:
+    return ", ".join(
+        escape(topic.name(ctx.language))
+        for slug in slugs
+        if (topic := ctx.topics.get(slug)) is not None
+    )
+
+
+def unknown_topic(ctx: Context, given: str) -> Reply:
+    return Reply(
+        _("There is no topic {given}. Topics: {slugs}, or all.").format(
+            given=escape(given[:40]), slugs=", ".join(ctx.topics.slugs)
+        )
+    )

@@ -1,0 +1,137 @@
+"""GDPR/RODO: what is stored (privacy), handing it over (export), erasing it (forget)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import __version__
+from bot.clock import to_db, utcnow
+from bot.core.context import Context
+from bot.core.markup import bold, escape
+from bot.core.messages import Attachment, Button, Reply
+from bot.core.registry import registry
+from bot.i18n import N_, _
+
+CONFIRM_WORD = "yes"
+
+
+@registry.command("privacy", N_("What the bot stores about this chat, and your rights"))
+async def privacy(ctx: Context, args: str) -> list[Reply]:
+    operator = (
+        escape(ctx.settings.operator)
+        if ctx.settings.operator
+        else _(
+            "the office of the Mayor of Kraków's Plenipotentiary for Non-Governmental Organisations, "
+            "Wydział Polityki Społecznej i Zdrowia UMK, ul. Dekerta 24, 30-703 Kraków"
+        )
+    )
+    lines = [
+        bold(_("Privacy")),
+        _(
+            "What I store: this chat's id and kind (private or group), its language, the topics "
+            "it subscribed to and since when, and whether I can still reach it. I do not store "
+            "names, phone numbers or your messages."
+        ),
+        _(
+            "Questions I could not answer are kept for 90 days without any user id, so the office "
+            "can add answers. Staff members' identities and their actions are kept so that every "
+            "announcement has an author."
+        ),
+        _("Why: to send this chat the topics it chose, in its language."),
+        _(
+            "How long: until you erase it with {forget}. A chat that blocks or removes the bot is "
+            "marked inactive and receives nothing."
+        ).format(forget=ctx.cmd("forget")),
+        _("Who is responsible: {operator}.").format(operator=operator),
+        _(
+            "Your rights: {export} sends you everything stored about this chat as a file; "
+            "{forget} erases it."
+        ).format(export=ctx.cmd("export"), forget=ctx.cmd("forget")),
+    ]
+    return [Reply("\n\n".join(lines))]
+
+
+@registry.command("export", N_("Everything stored about this chat, as a file"))
+async def export(ctx: Context, args: str) -> list[Reply]:
+    data = await export_data(ctx)
+    payload = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    filename = f"ngo-bot-export-{ctx.chat.ref.platform}-{safe_name(ctx.chat.ref.chat_id)}.json"
+    return [
+        Reply(
+            _("Here is everything I store about this chat."),
+            attachment=Attachment(filename, "application/json", payload),
+        )
+    ]
+
+
+@registry.command("forget", N_("Erase everything stored about this chat"), admin_in_groups=True)
+async def forget(ctx: Context, args: str) -> list[Reply]:
+    if args.lower() != CONFIRM_WORD:
+        return [
+            Reply(
+                _(
+                    "This erases this chat's language and subscriptions; I will send it nothing more. "
+                    "Are you sure? Send {confirm} to confirm."
+                ).format(confirm=ctx.cmd(f"forget {CONFIRM_WORD}")),
+                buttons=(
+                    (
+                        Button(_("Yes, erase everything"), f"forget {CONFIRM_WORD}"),
+                        Button(_("No, keep it"), "topics"),
+                    ),
+                ),
+            )
+        ]
+    await ctx.storage.chats.delete(ctx.chat.id)
+    return [
+        Reply(
+            _(
+                "Done: everything about this chat is erased. If you write to me again, "
+                "we start from scratch."
+            )
+        )
+    ]
+
+
+async def export_data(ctx: Context) -> dict[str, Any]:
+    """The chat's data, plus what each feature adds through the core's export providers."""
+    chat = ctx.chat
+    subscriptions = await ctx.storage.chats.subscribed_at(chat.id)
+    data: dict[str, Any] = {
+        "exported_at": to_db(utcnow()),
+        "bot_version": __version__,
+        "chat": {
+            "platform": chat.ref.platform,
+            "chat_id": chat.ref.chat_id,
+            "kind": chat.kind.value,
+            "language": chat.language,
+            "active": chat.active,
+            "created_at": to_db(chat.created_at),
+        },
+        "subscriptions": [
+            {"topic": topic, "since": to_db(since)} for topic, since in subscriptions.items()
+        ],
+    }
+    inbox = await ctx.storage.inbox.all_for(chat.id)
+    if inbox:
+        data["console_inbox"] = [{"at": to_db(m.created_at), "text": m.text} for m in inbox]
+    member = await ctx.storage.staff.get(ctx.actor)
+    if member is not None:
+        data["staff"] = {
+            "identity": member.identity,
+            "role": member.role,
+            "added_by": member.added_by,
+            "added_at": to_db(member.added_at),
+        }
+        data["audit_log"] = [
+            {"at": to_db(e.at), "action": e.action, "detail": e.detail}
+            for e in await ctx.storage.staff.audit_log(ctx.actor, limit=10_000)
+        ]
+    for provider in ctx.core.export_providers:
+        data.update(await provider(ctx))
+    return data
+
+
+def safe_name(text: str) -> str:
+    """A chat id as a file-name part."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)[:64]

@@ -1,0 +1,88 @@
+"""Neutral message types shared by the core and every transport."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+MAX_MESSAGE_LENGTH = 4096
+
+
+class ChatKind(StrEnum):
+    """What kind of conversation a chat is; groups and rooms have administrators."""
+
+    PRIVATE = "private"
+    GROUP = "group"
+    ROOM = "room"
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether several people share the chat (then only its administrators change settings)."""
+        return self is not ChatKind.PRIVATE
+
+
+@dataclass(frozen=True, order=True)
+class ChatRef:
+    """A chat on a platform: ('telegram', '123'), ('matrix', '!room:server'), ('console', 'ala')."""
+
+    platform: str
+    chat_id: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.chat_id}"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message from a person, translated by a transport into platform-neutral terms.
+
+    `text` is what the person wrote; transports turn their own command syntax into a leading "/"
+    (Matrix "!help" -> "/help", Telegram "/help@NgoBot" -> "/help").
+    """
+
+    chat: ChatRef
+    kind: ChatKind
+    sender: str
+    sender_is_admin: bool
+    text: str
+    language_hint: str | None = None
+
+    @property
+    def sender_identity(self) -> str:
+        """The sender as written in BOT_ADMINS and the staff table: 'telegram:42'."""
+        return f"{self.chat.platform}:{self.sender}"
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice offered with a reply; pressing it sends `command` (without prefix) as a command."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a reply (an export, an .ics calendar)."""
+
+    filename: str
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the core answers: text in a small HTML subset (<b> <i> <a href> <code>).
+
+    `buttons` are rows of buttons. `update_in_place` tells a transport that can edit messages
+    (Telegram) that this reply is a new state of the message whose button was pressed.
+    """
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    attachment: Attachment | None = None
+    update_in_place: bool = False
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def all_buttons(self) -> list[Button]:
+        return [button for row in self.buttons for button in row]

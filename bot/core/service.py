@@ -1,0 +1,156 @@
+"""The core: turns a neutral Incoming message into replies, whatever the platform."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import unicodedata
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.core.context import Context
+from bot.core.markup import escape
+from bot.core.messages import MAX_MESSAGE_LENGTH, Incoming, Reply
+from bot.core.registry import Audience, Command, CommandRegistry
+from bot.core.topics import Topics
+from bot.i18n import _, language_from_hint, use_language
+from bot.storage import Storage
+from bot.storage.chats import Chat
+
+log = logging.getLogger(__name__)
+
+TextHandler = Callable[[Context, str], Awaitable[list[Reply]]]
+ExportProvider = Callable[[Context], Awaitable[dict[str, Any]]]
+
+
+class Core:
+    """Commands, subscriptions and staff flows over storage; knows no chat platform."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        topics: Topics,
+        registry: CommandRegistry | None = None,
+    ) -> None:
+        from bot.core.commands import default_text_handler
+        from bot.core.commands import registry as default_registry
+
+        self.storage = storage
+        self.settings = settings
+        self.topics = topics
+        self.registry = registry or default_registry
+        self.text_handler: TextHandler = default_text_handler
+        self.export_providers: list[ExportProvider] = []
+        self.started_at = utcnow()
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        """Answer one message. Never raises: a failure becomes an apology with a reference id."""
+        chat = await self._chat_for(incoming)
+        language = chat.language or self.settings.default_language
+        with use_language(language):
+            try:
+                return await self._dispatch(incoming, chat, language)
+            except Exception:
+                reference = secrets.token_hex(4)
+                log.exception(
+                    "error %s while handling a message in %s (%s)",
+                    reference,
+                    incoming.chat,
+                    describe(incoming.text),
+                )
+                return [Reply(apology(reference))]
+
+    async def role_of(self, identity: str) -> Audience:
+        """The sender's rights: admins from BOT_ADMINS or the staff table, then staff."""
+        if identity in self.settings.admins:
+            return Audience.ADMIN
+        member = await self.storage.staff.get(identity)
+        if member is None:
+            return Audience.EVERYONE
+        return Audience.ADMIN if member.role == "admin" else Audience.STAFF
+
+    async def context_for(self, incoming: Incoming, chat: Chat, language: str) -> Context:
+        return Context(self, incoming, chat, language, await self.role_of(incoming.sender_identity))
+
+    async def _chat_for(self, incoming: Incoming) -> Chat:
+        chat = await self.storage.chats.get(incoming.chat)
+        if chat is None:
+            hinted = language_from_hint(incoming.language_hint)
+            return await self.storage.chats.ensure(incoming.chat, incoming.kind, hinted)
+        if not chat.active:
+            await self.storage.chats.set_active(incoming.chat, True)
+        return chat
+
+    async def _dispatch(self, incoming: Incoming, chat: Chat, language: str) -> list[Reply]:
+        text = clean_text(incoming.text)
+        ctx = await self.context_for(incoming, chat, language)
+        if len(text) > MAX_MESSAGE_LENGTH:
+            return [
+                Reply(
+                    _(
+                        "Your message is too long for me to read ({length} characters; "
+                        "the limit is {limit}). Please send it shorter."
+                    ).format(length=len(text), limit=MAX_MESSAGE_LENGTH)
+                )
+            ]
+        if not text:
+            return [
+                Reply(
+                    _("I can only read text messages. Send {help} to see what I can do.").format(
+                        help=ctx.cmd("help")
+                    )
+                )
+            ]
+        if not text.startswith("/"):
+            return await self.text_handler(ctx, text)
+        name, _sep, args = text[1:].partition(" ")
+        name = name.split("@", 1)[0].lower()
+        command = self.registry.get(name)
+        if command is None:
+            return [
+                Reply(
+                    _("I don't know the command {command}. Send {help} to see the list.").format(
+                        command=escape(ctx.cmd(name[:32])), help=ctx.cmd("help")
+                    )
+                )
+            ]
+        refusal = await self._refusal(ctx, command)
+        if refusal is not None:
+            return [refusal]
+        return await command.handler(ctx, args.strip())
+
+    async def _refusal(self, ctx: Context, command: Command) -> Reply | None:
+        """A polite refusal when the sender may not use the command here, else None."""
+        if ctx.role < command.audience:
+            await self.storage.staff.audit(ctx.actor, "denied", command.name)
+            log.warning("refused /%s to %s: not authorised", command.name, ctx.actor)
+            if command.audience is Audience.ADMIN:
+                return Reply(_("Sorry, only the bot's administrators can use this command."))
+            return Reply(_("Sorry, this command is for the office's staff only."))
+        shared = ctx.incoming.kind.is_shared
+        if command.admin_in_groups and shared and not ctx.incoming.sender_is_admin:
+            return Reply(_("Only this group's administrators can change its settings."))
+        return None
+
+
+def clean_text(text: str) -> str:
+    """Strip surrounding space and control characters (binary junk) except newlines and tabs."""
+    kept = (ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs", "Co"))
+    return "".join(kept).strip()
+
+
+def describe(text: str) -> str:
+    """What a log line may say about a message: its shape, not its content."""
+    if text.startswith(("/", "!")):
+        return "command " + text.split()[0][:32] if text.split() else "empty command"
+    return f"text of {len(text)} characters"
+
+
+def apology(reference: str) -> str:
+    return _(
+        "Sorry, something went wrong on my side. Please try again in a moment. "
+        "If it keeps happening, tell the office this reference: {reference}"
+    ).format(reference=reference)

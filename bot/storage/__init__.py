@@ -1,0 +1,32 @@
+"""All SQL lives in this package: one store per subject, sharing one Database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.storage.chats import Chat, ChatStore
+from bot.storage.database import Database, StorageError, backup_database
+from bot.storage.heartbeat import HeartbeatStore
+from bot.storage.inbox import InboxStore
+from bot.storage.staff import StaffStore
+
+
+class Storage:
+    """The stores the bot uses, over one open database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.chats = ChatStore(db)
+        self.staff = StaffStore(db)
+        self.inbox = InboxStore(db)
+        self.heartbeat = HeartbeatStore(db)
+
+    @classmethod
+    async def open(cls, path: Path, *, migrate: bool = True) -> Storage:
+        return cls(await Database.open(path, migrate=migrate))
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+__all__ = ["Chat", "Database", "Storage", "StorageError", "backup_database"]

@@ -1,0 +1,231 @@
+"""The SQLite connection: pragmas, serialised access, transactions and numbered migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.clock import to_db, utcnow
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+_MIGRATION_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
+
+Params = Sequence[Any]
+
+
+class StorageError(RuntimeError):
+    """The database cannot be used (unreadable file, a newer schema than this code knows)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def packaged_migrations() -> list[Migration]:
+    """The numbered `.sql` files shipped in bot/storage/migrations, in order."""
+    found = []
+    for entry in resources.files("bot.storage.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise StorageError(f"migration numbers must run 1..n without gaps, found {versions}")
+    return found
+
+
+class Database:
+    """One aiosqlite connection, used by one coroutine at a time.
+
+    Every statement runs under one asyncio lock so that a transaction begun by one coroutine never
+    picks up another coroutine's statements. The connection is in autocommit mode; writes that
+    belong together go through :meth:`transaction` (BEGIN IMMEDIATE ... COMMIT).
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: Path, *, migrate: bool = True) -> Database:
+        """Open (creating folders and file as needed), set pragmas, apply migrations."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open database {path}: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        db = cls(conn, path)
+        try:
+            await db._configure()
+            if migrate:
+                await db.migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    async def _configure(self) -> None:
+        try:
+            await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await self._conn.execute("PRAGMA journal_mode = WAL")
+            await self._conn.execute("PRAGMA foreign_keys = ON")
+            await self._conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"{self.path} is not a usable SQLite database: {exc}") from exc
+
+    # --- migrations -------------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        row = await self.fetch_one("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def migrate(self, migrations: Iterable[Migration] | None = None) -> list[Migration]:
+        """Apply the migrations newer than the database's version; return those applied."""
+        pending = list(packaged_migrations() if migrations is None else migrations)
+        current = await self.schema_version()
+        known = max((m.version for m in pending), default=0)
+        if current > known:
+            raise StorageError(
+                f"database schema version {current} is newer than this bot knows ({known}); "
+                "upgrade the bot"
+            )
+        applied = []
+        for migration in pending:
+            if migration.version <= current:
+                continue
+            await self._apply(migration)
+            applied.append(migration)
+            log.info("applied migration %04d_%s", migration.version, migration.name)
+        return applied
+
+    async def _apply(self, migration: Migration) -> None:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self._conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                )
+                for statement in split_sql(migration.sql):
+                    await self._conn.execute(statement)
+                await self._conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, to_db(utcnow())),
+                )
+                await self._conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+
+    # --- statements -------------------------------------------------------------------------
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._lock, self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._lock, self._conn.execute(sql, params) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement on its own (autocommit); return the rows it changed."""
+        async with self._lock, self._conn.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back if the block raises."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+
+class Transaction:
+    """Statements inside one open transaction (the lock is held by the caller)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        async with self._conn.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run an INSERT and return the new row id."""
+        async with self._conn.execute(sql, params) as cursor:
+            row_id = cursor.lastrowid
+        if row_id is None:
+            raise StorageError("INSERT returned no row id")
+        return row_id
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, params) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a migration script into complete statements (triggers and literals included)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and line.strip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise StorageError(f"incomplete SQL statement at the end of a migration: {buffer[:60]!r}")
+    return statements
+
+
+def backup_database(source: Path, target: Path) -> None:
+    """Online copy with SQLite's backup API: consistent even while the bot writes."""
+    if not source.exists():
+        raise StorageError(f"no database at {source}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst, pages=256)
+        finally:
+            dst.close()
+    finally:
+        src.close()

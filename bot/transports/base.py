@@ -1,0 +1,61 @@
+"""What every transport offers the rest of the bot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from bot.core.messages import Reply
+
+
+class OutcomeKind(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    GONE = "gone"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """The neutral result of sending one broadcast message.
+
+    RETRY carries `retry_after` seconds when the platform said how long to wait (a 429);
+    None means a transient error, to be retried with backoff. GONE means the recipient blocked
+    or removed the bot, or no longer exists: never retry. FAILED is our own bug (bad markup).
+    """
+
+    kind: OutcomeKind
+    retry_after: float | None = None
+    detail: str = ""
+
+    @classmethod
+    def sent(cls) -> SendOutcome:
+        return cls(OutcomeKind.SENT)
+
+    @classmethod
+    def retry(cls, retry_after: float | None = None, detail: str = "") -> SendOutcome:
+        return cls(OutcomeKind.RETRY, retry_after, detail)
+
+    @classmethod
+    def gone(cls, detail: str = "") -> SendOutcome:
+        return cls(OutcomeKind.GONE, None, detail)
+
+    @classmethod
+    def failed(cls, detail: str = "") -> SendOutcome:
+        return cls(OutcomeKind.FAILED, None, detail)
+
+
+class Transport(Protocol):
+    """A running connection to one platform."""
+
+    platform: str
+
+    async def start(self) -> None:
+        """Connect and begin receiving messages (returns once running)."""
+
+    async def stop(self) -> None:
+        """Finish in-flight work and disconnect."""
+
+    async def send(self, chat_id: str, reply: Reply) -> SendOutcome:
+        """Send one message outside a conversation (a broadcast or reminder)."""
