@@ -52,6 +52,45 @@ def test_wheel_installs_and_answers_in_ukrainian(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout.strip()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = out.glob("ngo_outreach_bot-*.whl")
+    return wheel
+
+
+def test_wheel_installs_and_answers_in_ukrainian(tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "dist")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "bot/locales/uk/LC_MESSAGES/messages.po" in names
+    assert "bot/content/topics.toml" in names
+    assert "bot/storage/migrations/0001_foundation.sql" in names
+
+    fresh = tmp_path / "fresh"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(fresh)], check=True, timeout=120
+    )
+    fresh_python = fresh / "bin" / "python"
+    site = subprocess.run(
+        [str(fresh_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # Dependencies come from the test environment, appended after the fresh site-packages, so the
     # `bot` package can only come from the wheel.
     Path(site, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
@@ -71,6 +110,9 @@ def test_wheel_installs_and_answers_in_ukrainian(tmp_path: Path) -> None:
         capture_output=True,
         timeout=300,
     )
+    # Dependencies come from the test environment, appended after the fresh site-packages (and
+    # only after the install, so pip cannot take the test environment's copy for this one).
+    Path(site, "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "PYTHON"))}
