@@ -15,6 +15,8 @@ from bot.core.messages import ChatKind, ChatRef, Incoming, Reply
 from bot.core.service import Core
 from bot.storage import Storage
 
+pytest_plugins = ["tests.fixtures_matrix"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 Say = Callable[..., Awaitable[list[Reply]]]

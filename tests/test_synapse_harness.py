@@ -1,9 +1,5 @@
 """The Synapse test harness against a real homeserver on 127.0.0.1, driven by matrix-nio."""
 
-# The fixtures are imported by name until tests/conftest.py provides them, so the test
-# parameters that receive them "redefine" the imports.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import asyncio
@@ -30,14 +26,7 @@ from nio import (
     SyncResponse,
 )
 
-from tests.fixtures_matrix import (  # noqa: F401
-    MakeClient,
-    MakeUser,
-    make_matrix_client,
-    make_matrix_user,
-    require_synapse,
-    synapse,
-)
+from tests.fixtures_matrix import MakeClient, MakeUser, require_synapse
 from tests.synapse_server import (
     MatrixUser,
     SynapseRequestError,
