@@ -48,19 +48,21 @@ class Core:
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one message. Never raises: a failure becomes an apology with a reference id."""
-        chat = await self._chat_for(incoming)
-        language = chat.language or self.settings.default_language
-        with use_language(language):
-            try:
+        language = self.settings.default_language
+        try:
+            chat = await self._chat_for(incoming)
+            language = chat.language or language
+            with use_language(language):
                 return await self._dispatch(incoming, chat, language)
-            except Exception:
-                reference = secrets.token_hex(4)
-                log.exception(
-                    "error %s while handling a message in %s (%s)",
-                    reference,
-                    incoming.chat,
-                    describe(incoming.text),
-                )
+        except Exception:
+            reference = secrets.token_hex(4)
+            log.exception(
+                "error %s while handling a message in %s (%s)",
+                reference,
+                incoming.chat,
+                describe(incoming.text),
+            )
+            with use_language(language):
                 return [Reply(apology(reference))]
 
     async def role_of(self, identity: str) -> Audience:
