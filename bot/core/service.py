@@ -12,7 +12,7 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.core.context import Context
 from bot.core.markup import escape
-from bot.core.messages import MAX_MESSAGE_LENGTH, Incoming, Reply
+from bot.core.messages import MAX_MESSAGE_LENGTH, ChatRef, Incoming, Reply
 from bot.core.registry import Audience, Command, CommandRegistry
 from bot.core.topics import Topics
 from bot.i18n import _, language_from_hint, use_language
@@ -64,6 +64,35 @@ class Core:
             )
             with use_language(language):
                 return [Reply(apology(reference))]
+
+    async def chat_moved(self, old: ChatRef, new: ChatRef) -> None:
+        """A platform gave a chat a new id (a Telegram group became a supergroup)."""
+        if await self.storage.chats.move(old, new):
+            log.info("chat %s moved to %s", old, new)
+
+    async def chat_reachable(self, ref: ChatRef, reachable: bool) -> None:
+        """The bot was added back to a chat, or removed, kicked or blocked there."""
+        if await self.storage.chats.set_active(ref, reachable):
+            log.info("chat %s is now %s", ref, "active" if reachable else "inactive")
+
+    def command_menu(self, language: str, audience: Audience) -> list[tuple[str, str]]:
+        """(name, one-line description) of the commands a role sees, for platform menus."""
+        with use_language(language):
+            return [(c.name, _(c.summary)) for c in self.registry.visible(audience)]
+
+    async def identities_with_role(self, platform: str) -> dict[str, Audience]:
+        """Staff and admins on a platform (user part of the identity -> role), for menus."""
+        roles = {identity: Audience.ADMIN for identity in self.settings.admins}
+        for member in await self.storage.staff.all():
+            roles.setdefault(
+                member.identity, Audience.ADMIN if member.role == "admin" else Audience.STAFF
+            )
+        prefix = platform + ":"
+        return {
+            identity.removeprefix(prefix): role
+            for identity, role in roles.items()
+            if identity.startswith(prefix)
+        }
 
     async def role_of(self, identity: str) -> Audience:
         """The sender's rights: admins from BOT_ADMINS or the staff table, then staff."""
