@@ -39,9 +39,15 @@ def build_core(storage: Storage, settings: Settings) -> Core:
     return Core(storage, settings, load_topics(settings.content_dir))
 
 
-def network_transports(settings: Settings, core: Core) -> list[Transport]:
-    """The chat networks configured in the environment."""
+def network_transports(
+    settings: Settings, core: Core, fatal: Callable[[str], None]
+) -> list[Transport]:
+    """The chat networks configured in the environment (SDKs imported only when used)."""
     transports: list[Transport] = []
+    if settings.telegram_enabled:
+        from bot.transports.telegram import TelegramTransport
+
+        transports.append(TelegramTransport(settings, core, fatal))
     return transports
 
 
@@ -56,11 +62,17 @@ class BotRuntime:
         self.services: list[Service] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.failure: str | None = None
 
     def add_transport(self, transport: Transport) -> None:
         self.transports[transport.platform] = transport
 
     def request_stop(self) -> None:
+        self._stop.set()
+
+    def fail(self, reason: str) -> None:
+        """Stop because a part cannot work (e.g. a refused token); `ngo-bot run` exits 1."""
+        self.failure = reason
         self._stop.set()
 
     async def run(self) -> None:
@@ -106,14 +118,15 @@ async def stop_quietly(stop: Callable[[], Awaitable[None]], name: str) -> None:
         log.exception("error while stopping %s", name)
 
 
-async def run_bot(settings: Settings) -> None:
-    """`ngo-bot run` with at least one chat network configured."""
+async def run_bot(settings: Settings) -> str | None:
+    """`ngo-bot run` with at least one chat network configured; returns a failure or None."""
     storage = await Storage.open(settings.db_path)
     try:
         core = build_core(storage, settings)
         runtime = BotRuntime(settings, storage, core)
-        for transport in network_transports(settings, core):
+        for transport in network_transports(settings, core, runtime.fail):
             runtime.add_transport(transport)
         await runtime.run()
+        return runtime.failure
     finally:
         await storage.close()

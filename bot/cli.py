@@ -129,7 +129,10 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             )
         print(f"ngo-bot: {NO_NETWORK_MESSAGE}", file=sys.stderr)
         return EXIT_USAGE
-    await run_bot(settings)
+    failure = await run_bot(settings)
+    if failure:
+        print(f"ngo-bot: {failure}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 

@@ -1,0 +1,513 @@
+"""Telegram, through python-telegram-bot 22: updates in as Incoming, replies out natively.
+
+The Application is built without PTB's JobQueue (the core owns scheduling) and driven by hand
+(initialize / start / updater.start_polling or start_webhook) so that Telegram and Matrix share one
+event loop. Interactive replies go through the Application's bot; broadcasts go through a second
+Bot with its own connection pool, so a broadcast never queues in front of a reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import (
+    Bot,
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    Chat,
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import LANGUAGES, Settings
+from bot.core.markup import split_markup
+from bot.core.messages import MAX_MESSAGE_LENGTH, ChatKind, ChatRef, Incoming, Reply
+from bot.core.registry import Audience
+from bot.core.service import Core, apology
+from bot.i18n import use_language
+from bot.transports.base import SendOutcome
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+ANONYMOUS_ADMIN_ID = 1087968824  # GroupAnonymousBot: an admin posting as the group
+ADMIN_STATUSES = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+PRESENT_STATUSES = (*ADMIN_STATUSES, ChatMemberStatus.MEMBER, ChatMemberStatus.RESTRICTED)
+ADMIN_CACHE_SECONDS = 300.0
+RECONNECT_MAX_SECONDS = 60.0
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit
+GONE_PHRASES = (
+    "chat not found",
+    "user is deactivated",
+    "bot was blocked",
+    "bot was kicked",
+    "have no rights to send",
+    "not enough rights",
+    "group chat was deactivated",
+)
+UNPARSABLE_PHRASES = ("can't parse entities", "unsupported start tag", "can't find end tag")
+
+Fatal = Callable[[str], None]
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Updates of different chats run concurrently; those of one chat strictly in order."""
+
+    def __init__(self, max_concurrent_updates: int = 32) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        self._users[chat.id] = self._users.get(chat.id, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[chat.id] -= 1
+            if not self._users[chat.id]:
+                del self._users[chat.id], self._locks[chat.id]
+
+    async def initialize(self) -> None:
+        """Nothing to prepare."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+class TelegramTransport:
+    """The Telegram side of the bot: polling or a webhook, and send() for broadcasts."""
+
+    platform = PLATFORM
+
+    def __init__(self, settings: Settings, core: Core, fatal: Fatal) -> None:
+        assert settings.telegram_token, "TelegramTransport needs TELEGRAM_BOT_TOKEN"
+        self._settings = settings
+        self._core = core
+        self._fatal = fatal
+        self._app = self._build_application(settings)
+        urls = self._urls(settings)
+        self._broadcast_bot = Bot(
+            settings.telegram_token,
+            base_url=urls.get("base_url", DEFAULT_BASE_URL),
+            base_file_url=urls.get("base_file_url", DEFAULT_BASE_FILE_URL),
+        )
+        self._admin_cache: dict[tuple[int, int], tuple[float, bool]] = {}
+        self._connect_task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @staticmethod
+    def _urls(settings: Settings) -> dict[str, str]:
+        if not settings.telegram_api_base_url:
+            return {}
+        base = settings.telegram_api_base_url.rstrip("/")
+        file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base
+        return {"base_url": base, "base_file_url": file_base}
+
+    def _build_application(self, settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+        urls = self._urls(settings)
+        builder = (
+            ApplicationBuilder()
+            .token(settings.telegram_token or "")
+            .job_queue(None)
+            .rate_limiter(AIORateLimiter(max_retries=2))
+            .concurrent_updates(ChatOrderedProcessor())
+        )
+        if urls:
+            builder = builder.base_url(urls["base_url"]).base_file_url(urls["base_file_url"])
+        app = builder.build()
+        app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migration))
+        app.add_handler(
+            ChatMemberHandler(self._on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+        )
+        app.add_handler(CallbackQueryHandler(self._on_callback_query))
+        app.add_handler(MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, self._on_message))
+        app.add_error_handler(self._on_error)
+        return app
+
+    async def start(self) -> None:
+        """Connect in the background (retrying while the network is down) and return at once."""
+        self._connect_task = asyncio.create_task(self._connect(), name="telegram-connect")
+
+    async def _connect(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self._app.initialize()
+                await self._broadcast_bot.initialize()
+                break
+            except InvalidToken:
+                log.error("Telegram refused the bot token (TELEGRAM_BOT_TOKEN); stopping")
+                self._fatal("Telegram refused the bot token")
+                return
+            except (NetworkError, TimedOut) as exc:
+                log.warning("cannot reach Telegram (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+        await self._publish_command_menus()
+        updater = self._app.updater
+        assert updater is not None
+        if self._settings.telegram_webhook_url:
+            host, port = self._settings.telegram_webhook_listen
+            await updater.start_webhook(
+                listen=host,
+                port=port,
+                url_path=urlsplit(self._settings.telegram_webhook_url).path.lstrip("/"),
+                webhook_url=self._settings.telegram_webhook_url,
+                secret_token=self._settings.telegram_webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=-1,
+            )
+        else:
+            await updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=-1,
+                error_callback=self._on_polling_error,
+            )
+        await self._app.start()
+        log.info("Telegram: connected as @%s", self._app.bot.username)
+        self.ready.set()
+
+    async def stop(self) -> None:
+        """Stop receiving, let in-flight updates finish, close both HTTP clients."""
+        if self._connect_task is not None and not self._connect_task.done():
+            self._connect_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connect_task
+        updater = self._app.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self._app.running:
+            await self._app.stop()
+        if self._app._initialized:
+            await self._app.shutdown()
+        await self._broadcast_bot.shutdown()
+
+    def _on_polling_error(self, error: TelegramError) -> None:
+        log.warning("Telegram polling error (will retry): %s", error)
+
+    async def _publish_command_menus(self) -> None:
+        """The command menu per language, and the fuller staff menus in staff's private chats."""
+        bot = self._app.bot
+        try:
+            for language in LANGUAGES:
+                menu = self._menu(language, Audience.EVERYONE)
+                await bot.set_my_commands(
+                    menu, scope=BotCommandScopeDefault(), language_code=language
+                )
+            await bot.set_my_commands(
+                self._menu(self._settings.default_language, Audience.EVERYONE)
+            )
+            for user_id, role in (await self._core.identities_with_role(PLATFORM)).items():
+                if not user_id.lstrip("-").isdigit():
+                    continue
+                for language in LANGUAGES:
+                    await bot.set_my_commands(
+                        self._menu(language, role),
+                        scope=BotCommandScopeChat(int(user_id)),
+                        language_code=language,
+                    )
+        except TelegramError as exc:
+            log.warning("could not set the command menus: %s", exc)
+
+    def _menu(self, language: str, audience: Audience) -> list[BotCommand]:
+        return [
+            BotCommand(name, description[:256])
+            for name, description in self._core.command_menu(language, audience)
+        ]
+
+    # --- incoming -------------------------------------------------------------------------
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        chat = update.effective_chat
+        if message is None or chat is None or chat.type == ChatType.CHANNEL:
+            return
+        text = self._addressed_text(message, chat)
+        if text is None:
+            return
+        incoming = Incoming(
+            chat=ChatRef(PLATFORM, str(chat.id)),
+            kind=chat_kind(chat),
+            sender=str(message.from_user.id if message.from_user else chat.id),
+            sender_is_admin=await self._sender_is_admin(message, chat, text),
+            text=text,
+            language_hint=message.from_user.language_code if message.from_user else None,
+        )
+        for reply in await self._core.handle(incoming):
+            await self._deliver(self._app.bot, chat.id, reply)
+
+    def _addressed_text(self, message: Message, chat: Chat) -> str | None:
+        """What the core should read, or None when a group message is not for the bot."""
+        username = (self._app.bot.username or "").lower()
+        text = message.text or ""
+        command = command_entity(message)
+        if command is not None:
+            target = command.partition("@")[2].lower()
+            if target and target != username:
+                return None  # a command for another bot in the same group
+            return "/" + command.partition("@")[0] + text[len(command) + 1 :]
+        if chat.type == ChatType.PRIVATE:
+            return text  # empty for stickers, photos...: the core answers with a hint
+        replied = message.reply_to_message
+        to_bot = (
+            replied is not None
+            and replied.from_user is not None
+            and (replied.from_user.id == self._app.bot.id)
+        )
+        mention = f"@{username}"
+        if username and mention in text.lower():
+            start = text.lower().index(mention)
+            return (text[:start] + text[start + len(mention) :]).strip()
+        return text if to_bot else None
+
+    async def _sender_is_admin(self, message: Message, chat: Chat, text: str) -> bool:
+        """Private chats: the person is the chat. Groups: its admins, anonymous ones included."""
+        if chat.type == ChatType.PRIVATE:
+            return True
+        if message.sender_chat is not None and message.sender_chat.id == chat.id:
+            return True
+        user = message.from_user
+        if user is None:
+            return False
+        if user.id == ANONYMOUS_ADMIN_ID:
+            return True
+        if not text.startswith("/"):
+            return False  # only commands change settings; skip the lookup
+        return await self._is_chat_admin(chat.id, user.id)
+
+    async def _is_chat_admin(self, chat_id: int, user_id: int) -> bool:
+        key = (chat_id, user_id)
+        cached = self._admin_cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            member = await self._app.bot.get_chat_member(chat_id, user_id)
+            is_admin = member.status in ADMIN_STATUSES
+        except TelegramError as exc:
+            log.warning("could not look up a member's status in %s: %s", chat_id, exc)
+            return False
+        self._admin_cache[key] = (time.monotonic() + ADMIN_CACHE_SECONDS, is_admin)
+        return is_admin
+
+    async def _on_callback_query(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message if isinstance(query.message, Message) else None
+        if message is None or not query.data:
+            await query.answer()
+            return
+        chat = message.chat
+        is_admin = chat.type == ChatType.PRIVATE or await self._is_chat_admin(
+            chat.id, query.from_user.id
+        )
+        incoming = Incoming(
+            chat=ChatRef(PLATFORM, str(chat.id)),
+            kind=chat_kind(chat),
+            sender=str(query.from_user.id),
+            sender_is_admin=is_admin,
+            text="/" + query.data,
+            language_hint=query.from_user.language_code,
+        )
+        replies = await self._core.handle(incoming)
+        await query.answer()
+        for reply in replies:
+            if reply.update_in_place and await self._edit(query, message, reply):
+                continue
+            await self._deliver(self._app.bot, chat.id, reply)
+
+    async def _edit(self, query: CallbackQuery, message: Message, reply: Reply) -> bool:
+        """Show the reply in the message whose button was pressed; False if it cannot be."""
+        if reply.attachment is not None or len(split_markup(reply.text, MAX_MESSAGE_LENGTH)) > 1:
+            return False
+        try:
+            await query.edit_message_text(
+                reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply),
+                disable_web_page_preview=True,
+            )
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return True
+            log.warning("could not edit message %s: %s", message.message_id, exc)
+            return False
+        return True
+
+    async def _on_my_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change: ChatMemberUpdated | None = update.my_chat_member
+        if change is None:
+            return
+        ref = ChatRef(PLATFORM, str(change.chat.id))
+        was_present = change.old_chat_member.status in PRESENT_STATUSES
+        present = change.new_chat_member.status in PRESENT_STATUSES
+        if present == was_present:
+            return
+        await self._core.chat_reachable(ref, present)
+        if present and change.chat.type != ChatType.PRIVATE:
+            greeting = Incoming(
+                ref,
+                chat_kind(change.chat),
+                str(change.from_user.id),
+                False,
+                "/start",
+                change.from_user.language_code,
+            )
+            for reply in await self._core.handle(greeting):
+                await self._deliver(self._app.bot, change.chat.id, reply)
+
+    async def _on_migration(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        elif message.migrate_from_chat_id:
+            old, new = message.migrate_from_chat_id, message.chat.id
+        else:
+            return
+        await self._core.chat_moved(ChatRef(PLATFORM, str(old)), ChatRef(PLATFORM, str(new)))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log an update that raised (with its id); tell the person in their language."""
+        reference = secrets.token_hex(4)
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error(
+            "error %s while processing update %s", reference, update_id, exc_info=context.error
+        )
+        if not isinstance(update, Update) or update.effective_chat is None:
+            return
+        chat = await self._core.storage.chats.get(ChatRef(PLATFORM, str(update.effective_chat.id)))
+        language = (chat.language if chat else None) or self._settings.default_language
+        with use_language(language):
+            text = apology(reference)
+        try:
+            await self._app.bot.send_message(update.effective_chat.id, text)
+        except TelegramError as exc:
+            log.warning("could not send the apology for %s: %s", reference, exc)
+
+    # --- outgoing -------------------------------------------------------------------------
+
+    async def _deliver(self, bot: Bot, chat_id: int, reply: Reply) -> None:
+        """Send a reply: HTML split under the limit, buttons on the last part, then the file."""
+        parts = split_markup(reply.text, MAX_MESSAGE_LENGTH)
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            await bot.send_message(
+                chat_id,
+                part,
+                parse_mode=ParseMode.HTML,
+                disable_web_page_preview=True,
+                reply_markup=keyboard(reply) if last else None,
+            )
+        if reply.attachment is not None:
+            await bot.send_document(
+                chat_id,
+                InputFile(reply.attachment.data, filename=reply.attachment.filename),
+            )
+
+    async def send(self, chat_id: str, reply: Reply) -> SendOutcome:
+        """Send a broadcast message and map Telegram's answer to a neutral outcome."""
+        try:
+            await self._deliver(self._broadcast_bot, int(chat_id), reply)
+        except RetryAfter as exc:
+            return SendOutcome.retry(seconds(exc.retry_after), "flood control")
+        except ChatMigrated as exc:
+            await self._core.chat_moved(
+                ChatRef(PLATFORM, chat_id), ChatRef(PLATFORM, str(exc.new_chat_id))
+            )
+            return SendOutcome.retry(0.0, "chat migrated to a supergroup")
+        except Forbidden as exc:
+            return SendOutcome.gone(str(exc))
+        except BadRequest as exc:
+            text = str(exc).lower()
+            if any(phrase in text for phrase in GONE_PHRASES):
+                return SendOutcome.gone(str(exc))
+            if any(phrase in text for phrase in UNPARSABLE_PHRASES):
+                log.error("Telegram could not parse our markup for %s: %s", chat_id, exc)
+            return SendOutcome.failed(str(exc))
+        except (TimedOut, NetworkError) as exc:
+            return SendOutcome.retry(None, f"{type(exc).__name__}: {exc}")
+        except TelegramError as exc:
+            return SendOutcome.failed(f"{type(exc).__name__}: {exc}")
+        return SendOutcome.sent()
+
+
+def seconds(value: object) -> float:
+    """retry_after as seconds (PTB gives an int or a timedelta)."""
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
+
+
+def chat_kind(chat: Chat) -> ChatKind:
+    return ChatKind.PRIVATE if chat.type == ChatType.PRIVATE else ChatKind.GROUP
+
+
+def command_entity(message: Message) -> str | None:
+    """The command word at the start ('help' or 'help@NgoBot'), or None."""
+    text = message.text or ""
+    for entity in message.entities or ():
+        if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            return text[1 : entity.length]
+    return None
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """Buttons as an inline keyboard; callback data is the command (within 64 bytes)."""
+    rows = [
+        [
+            InlineKeyboardButton(button.label, callback_data=button.command)
+            for button in row
+            if len(button.command.encode()) <= CALLBACK_DATA_LIMIT
+        ]
+        for row in reply.buttons
+    ]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
