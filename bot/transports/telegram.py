@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -64,6 +66,10 @@ from bot.i18n import use_language
 from bot.transports.base import SendOutcome
 
 log = logging.getLogger(__name__)
+
+# Opt in to PTB's future behaviour now: durations such as RetryAfter.retry_after become
+# timedelta objects instead of ints that warn on every 429.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 PLATFORM = "telegram"
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -458,7 +464,7 @@ class TelegramTransport:
         try:
             await self._deliver(self._broadcast_bot, int(chat_id), reply)
         except RetryAfter as exc:
-            return SendOutcome.retry(seconds(exc.retry_after), "flood control")
+            return SendOutcome.retry(retry_after_seconds(exc), "flood control")
         except ChatMigrated as exc:
             await self._core.chat_moved(
                 ChatRef(PLATFORM, chat_id), ChatRef(PLATFORM, str(exc.new_chat_id))
@@ -480,10 +486,12 @@ class TelegramTransport:
         return SendOutcome.sent()
 
 
-def seconds(value: object) -> float:
-    """retry_after as seconds (PTB gives an int or a timedelta)."""
-    total = getattr(value, "total_seconds", None)
-    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
+def retry_after_seconds(error: RetryAfter) -> float:
+    """retry_after in seconds (a timedelta with PTB_TIMEDELTA, else an int)."""
+    value: object = error.retry_after
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return float(value)  # type: ignore[arg-type]
 
 
 def chat_kind(chat: Chat) -> ChatKind:
