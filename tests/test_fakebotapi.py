@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -560,6 +561,30 @@ async def test_webhook_methods(fake_bot_api: FakeBotApi, ptb_bot: telegram.Bot) 
     assert await ptb_bot.get_updates(timeout=0) == ()
 
 
+async def test_leave_chat_close_and_log_out(
+    fake_bot_api: FakeBotApi, ptb_bot: telegram.Bot
+) -> None:
+    group = fake_bot_api.add_group("Do opuszczenia")
+    assert await ptb_bot.leave_chat(group.id)
+    for call in (ptb_bot.send_message(group.id, "x"), ptb_bot.get_chat(group.id)):
+        with pytest.raises(Forbidden, match="bot is not a member of the supergroup chat"):
+            await call
+    assert await ptb_bot.close()
+    assert await ptb_bot.log_out()
+    assert [c.method for c in fake_bot_api.calls()][-2:] == ["close", "logOut"]
+
+
+def test_form_encoded_text_round_trips(fake_bot_api: FakeBotApi) -> None:
+    text = "Zażółć gęślą jaźń = 100% + <b>&amp;</b> 😀\nnowa linia  "
+    for encoded in (
+        urllib.parse.urlencode({"chat_id": 9, "text": text}),
+        "chat_id=9&text=a=b%zz+c",  # sloppy client: raw "=" and a broken escape
+    ):
+        request = urllib.request.Request(fake_bot_api.url("sendMessage"), data=encoded.encode())
+        urllib.request.urlopen(request).close()
+    assert fake_bot_api.sent_texts(9) == [text, "a=b%zz c"]
+
+
 # --------------------------------------------------------------------------- waiting helpers
 
 
@@ -623,6 +648,9 @@ async def test_application_polling_replies_to_start(fake_bot_api: FakeBotApi) ->
         await app.shutdown()
     assert api.pending_updates() == []  # the cleanup getUpdates confirmed /start
     assert api.calls("deleteWebhook")
+    # The poll PTB abandoned on stop ends as "client closed" (499), not as a 409 conflict.
+    await api.wait_for_async(lambda: api.long_polls_waiting == 0, what="no waiting long poll")
+    assert {c.status for c in api.calls("getUpdates")} <= {200, 499}
 
 
 def _free_port() -> int:
