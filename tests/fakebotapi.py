@@ -661,10 +661,6 @@ class FakeBotApi:
         return f"http://{self.host}:{self.port}/bot"
 
     @property
-    def base_file_url(self) -> str:
-        return f"http://{self.host}:{self.port}/file/bot"
-
-    @property
     def bot_username(self) -> str:
         return self.bot.username or ""
 
@@ -676,6 +672,8 @@ class FakeBotApi:
         return {"TELEGRAM_BOT_TOKEN": self.token, "TELEGRAM_API_BASE_URL": self.base_url}
 
     def start(self) -> FakeBotApi:
+        """Serve in a background thread; after a ``stop()`` this restarts on the same port with
+        the state kept, so tests can simulate a Telegram outage."""
         if self._thread is not None:
             raise RuntimeError("FakeBotApi already started")
         ready = threading.Event()
@@ -739,7 +737,8 @@ class FakeBotApi:
                 writers.discard(writer)
                 writer.close()
 
-        server = await asyncio.start_server(on_connect, self.host, self._requested_port)
+        port = self.port or self._requested_port  # a restart keeps the port
+        server = await asyncio.start_server(on_connect, self.host, port)
         self.port = server.sockets[0].getsockname()[1]
         with self._lock:
             if self._webhook.get("url"):
@@ -887,7 +886,7 @@ class FakeBotApi:
             self._record(call)
             internal = _ApiError(500, call.description)
             return _Response(500, _json_bytes(_error_payload(internal)))
-        call.result = result
+        call.result = dict(result) if isinstance(result, dict) else result  # edits mutate stored
         self._record(call)
         return _Response(200, _json_bytes({"ok": True, "result": result}))
 
@@ -1335,17 +1334,18 @@ class FakeBotApi:
     def _formatted(
         self, text: str, parse_mode: Any, entities: Any, *, limit: int, caption: bool
     ) -> tuple[str, list[dict[str, Any]]]:
+        mode = parse_mode if isinstance(parse_mode, str) else None
+        if (mode or "").lower() not in ("", "html", "markdown", "markdownv2"):
+            raise _bad_request("unsupported parse_mode")
         try:
             formatted = format_text(
                 text,
-                parse_mode if isinstance(parse_mode, str) else None,
+                mode,
                 entities if isinstance(entities, list) else None,
                 strict_html=self.strict_html,
             )
         except EntityParseError as exc:
             raise _bad_request(f"can't parse entities: {exc}") from exc
-        except ValueError as exc:
-            raise _bad_request("unsupported parse_mode") from exc
         if utf16_length(formatted.text) > limit:
             raise _bad_request("message caption is too long" if caption else "message is too long")
         if not formatted.text and not caption:
@@ -1453,7 +1453,7 @@ class FakeBotApi:
                 params.get("parse_mode"),
                 markup,
                 params,
-                message,
+                dict(message),  # as sent; api.message() gives the current state
             )
         )
         return message
@@ -1521,7 +1521,7 @@ class FakeBotApi:
                 params.get("parse_mode"),
                 markup,
                 params,
-                message,
+                dict(message),
                 method,
             )
         )
@@ -1747,7 +1747,7 @@ class FakeBotApi:
             previous.set_result("conflict")  # the real server terminates the older request
         # A client that gives up (PTB's Updater.stop cancels its poll) closes the connection;
         # notice it so the abandoned poll neither lingers nor collides with the next one.
-        hangup = loop.create_task(reader.read(1)) if reader is not None else None
+        hangup: asyncio.Task[bytes] | None = None
         try:
             while True:
                 with self._lock:
@@ -1755,6 +1755,8 @@ class FakeBotApi:
                 remaining = deadline - time.monotonic()
                 if batch or remaining <= 0:
                     return batch
+                if hangup is None and reader is not None:
+                    hangup = loop.create_task(reader.read(1))
                 outcome = await self._wait_for_updates(remaining, hangup)
                 if outcome == "hangup":
                     raise _ClientGone

@@ -300,6 +300,18 @@ async def test_flood_mode_limits_private_chats_and_overall_rate(
     assert len(fake_bot_api.sent_messages()) == 5
 
 
+async def test_outage_and_restart_on_the_same_port(
+    fake_bot_api: FakeBotApi, ptb_bot: telegram.Bot
+) -> None:
+    await ptb_bot.send_message(1, "before")
+    await asyncio.to_thread(fake_bot_api.stop)
+    with pytest.raises(NetworkError):
+        await ptb_bot.send_message(1, "during")
+    await asyncio.to_thread(fake_bot_api.start)
+    await ptb_bot.send_message(1, "after")
+    assert fake_bot_api.sent_texts(1) == ["before", "after"]
+
+
 async def test_unknown_method_and_wrong_token(fake_bot_api: FakeBotApi) -> None:
     request = urllib.request.Request(fake_bot_api.url("sendTelepathy"), data=b"", method="POST")
     with pytest.raises(urllib.error.HTTPError) as caught:
