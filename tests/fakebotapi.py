@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import binascii
 import collections
 import contextlib
 import itertools
@@ -358,6 +359,10 @@ class _ApiError(Exception):
         self.parameters = parameters
 
 
+class _ClientGone(Exception):
+    """The client closed the connection while its request was waiting."""
+
+
 def _bad_request(text: str) -> _ApiError:
     return _ApiError(400, f"Bad Request: {text}")
 
@@ -469,12 +474,34 @@ def _parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], li
     return fields, files
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _unquote_plus(value: str) -> str:
+    """``urllib.parse.unquote_plus`` but in C for well-formed input (the benchmark's hot spot):
+    ``%XX`` escapes are quoted-printable ``=XX`` escapes, and a form value has no raw ``=``."""
+    if "%" not in value:
+        return value.replace("+", " ")
+    if "=" in value or _BAD_ESCAPE.search(value):  # sloppy clients: the exact slow path
+        return urllib.parse.unquote_plus(value)
+    decoded = binascii.a2b_qp(value.replace("+", " ").replace("%", "="))
+    return decoded.decode("utf-8", "replace")
+
+
+def _parse_form(encoded: str) -> dict[str, str]:
+    """``application/x-www-form-urlencoded`` to a dict (a lean ``parse_qsl``)."""
+    fields = {}
+    for pair in encoded.split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            fields[_unquote_plus(key)] = _unquote_plus(value)
+    return fields
+
+
 def _decode_request(
     query: str, headers: Mapping[str, str], body: bytes
 ) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
-    raw: dict[str, str] = (
-        dict(urllib.parse.parse_qsl(query, keep_blank_values=True)) if query else {}
-    )
+    raw: dict[str, str] = _parse_form(query) if query else {}
     files: dict[str, UploadedFile] = {}
     content_type = headers.get("content-type", "")
     kind = content_type.split(";", 1)[0].strip().lower()
@@ -491,7 +518,7 @@ def _decode_request(
         raw.update(fields)
         files = {f.field: f for f in uploaded}
     elif body:
-        raw.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        raw.update(_parse_form(body.decode("utf-8", "replace")))
     params = {key: _decode_value(key, value) for key, value in raw.items()}
     # A parameter may point at a multipart part: "attach://<name>".
     for key, value in list(params.items()):
@@ -534,6 +561,7 @@ class FakeBotApi:
         self.strict_chats = strict_chats
         self.strict_html = strict_html
         self.port = 0
+        self._bot_dict = self.bot.to_dict()
 
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -633,10 +661,6 @@ class FakeBotApi:
         return f"http://{self.host}:{self.port}/bot"
 
     @property
-    def base_file_url(self) -> str:
-        return f"http://{self.host}:{self.port}/file/bot"
-
-    @property
     def bot_username(self) -> str:
         return self.bot.username or ""
 
@@ -648,6 +672,8 @@ class FakeBotApi:
         return {"TELEGRAM_BOT_TOKEN": self.token, "TELEGRAM_API_BASE_URL": self.base_url}
 
     def start(self) -> FakeBotApi:
+        """Serve in a background thread; after a ``stop()`` this restarts on the same port with
+        the state kept, so tests can simulate a Telegram outage."""
         if self._thread is not None:
             raise RuntimeError("FakeBotApi already started")
         ready = threading.Event()
@@ -711,7 +737,8 @@ class FakeBotApi:
                 writers.discard(writer)
                 writer.close()
 
-        server = await asyncio.start_server(on_connect, self.host, self._requested_port)
+        port = self.port or self._requested_port  # a restart keeps the port
+        server = await asyncio.start_server(on_connect, self.host, port)
         self.port = server.sockets[0].getsockname()[1]
         with self._lock:
             if self._webhook.get("url"):
@@ -759,7 +786,7 @@ class FakeBotApi:
             except (asyncio.IncompleteReadError, ConnectionError, ValueError):
                 return
             keep_alive = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-            response = await self._dispatch(http_method, target, headers, body)
+            response = await self._dispatch(http_method, target, headers, body, reader)
             if response is None:  # injected connection drop
                 return
             try:
@@ -801,7 +828,12 @@ class FakeBotApi:
         return head.encode("latin-1") + response.body
 
     async def _dispatch(
-        self, http_method: str, target: str, headers: Mapping[str, str], body: bytes
+        self,
+        http_method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        reader: asyncio.StreamReader | None = None,
     ) -> _Response | None:
         path, _, query = target.partition("?")
         if not path.startswith("/bot"):
@@ -822,6 +854,8 @@ class FakeBotApi:
             fault = next((f for f in self._faults if f.matches(name, params)), None)
             if fault is not None and fault.remaining is not None:
                 fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
             call.delay = self._delays.get(name, self._delays.get("*", 0.0))
         if call.delay:
             await asyncio.sleep(call.delay)
@@ -829,7 +863,7 @@ class FakeBotApi:
             return self._answer_fault(call, fault)
         try:
             if name == "getUpdates":
-                result = await self._get_updates(params)
+                result = await self._get_updates(params, reader)
             else:
                 with self._lock:
                     self._check_chat(name, params, call)
@@ -841,6 +875,10 @@ class FakeBotApi:
             call.status, call.description = error.status, error.description
             self._record(call)
             return _Response(error.status, _json_bytes(_error_payload(error)))
+        except _ClientGone:
+            call.status, call.description = 499, "client closed the connection"  # nginx's 499
+            self._record(call)
+            return None
         except Exception as exc:  # a bug in the fake: answer 500 and keep it for the fixture
             call.status, call.description = 500, f"Internal Server Error: {exc!r}"
             with self._lock:
@@ -848,7 +886,7 @@ class FakeBotApi:
             self._record(call)
             internal = _ApiError(500, call.description)
             return _Response(500, _json_bytes(_error_payload(internal)))
-        call.result = result
+        call.result = dict(result) if isinstance(result, dict) else result  # edits mutate stored
         self._record(call)
         return _Response(200, _json_bytes({"ok": True, "result": result}))
 
@@ -1296,22 +1334,23 @@ class FakeBotApi:
     def _formatted(
         self, text: str, parse_mode: Any, entities: Any, *, limit: int, caption: bool
     ) -> tuple[str, list[dict[str, Any]]]:
+        mode = parse_mode if isinstance(parse_mode, str) else None
+        if (mode or "").lower() not in ("", "html", "markdown", "markdownv2"):
+            raise _bad_request("unsupported parse_mode")
         try:
             formatted = format_text(
                 text,
-                parse_mode if isinstance(parse_mode, str) else None,
+                mode,
                 entities if isinstance(entities, list) else None,
                 strict_html=self.strict_html,
             )
         except EntityParseError as exc:
             raise _bad_request(f"can't parse entities: {exc}") from exc
-        except ValueError as exc:
-            raise _bad_request("unsupported parse_mode") from exc
         if utf16_length(formatted.text) > limit:
             raise _bad_request("message caption is too long" if caption else "message is too long")
         if not formatted.text and not caption:
             raise _bad_request("message text is empty")
-        return formatted.text, list(formatted.entities)
+        return formatted.text, [dict(e) for e in formatted.entities]  # formatted is cached
 
     @staticmethod
     def _check_reply_markup(markup: Any) -> dict[str, Any] | None:
@@ -1375,7 +1414,7 @@ class FakeBotApi:
     def _base_message(self, chat: FakeChat, params: Mapping[str, Any]) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": self._new_message_id(chat.id),
-            "from": self.bot.to_dict(),
+            "from": self._bot_dict,  # shared and never mutated
             "chat": chat.to_dict(),
             "date": int(time.time()),
         }
@@ -1414,7 +1453,7 @@ class FakeBotApi:
                 params.get("parse_mode"),
                 markup,
                 params,
-                message,
+                dict(message),  # as sent; api.message() gives the current state
             )
         )
         return message
@@ -1482,7 +1521,7 @@ class FakeBotApi:
                 params.get("parse_mode"),
                 markup,
                 params,
-                message,
+                dict(message),
                 method,
             )
         )
@@ -1696,7 +1735,9 @@ class FakeBotApi:
 
     # ------------------------------------------------------------------ updates: long polling
 
-    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _get_updates(
+        self, params: dict[str, Any], reader: asyncio.StreamReader | None
+    ) -> list[dict[str, Any]]:
         timeout = params.get("timeout", 0)
         timeout = float(timeout) if isinstance(timeout, int | float) else 0.0
         deadline = time.monotonic() + max(timeout, 0.0)
@@ -1704,30 +1745,55 @@ class FakeBotApi:
         previous = self._active_poll
         if previous is not None and not previous.done():
             previous.set_result("conflict")  # the real server terminates the older request
-        while True:
-            with self._lock:
-                batch = self._collect_updates(params)
-            remaining = deadline - time.monotonic()
-            if batch or remaining <= 0:
-                return batch
-            waiter: asyncio.Future[str] = loop.create_future()
-            self._poll_waiters.add(waiter)
-            self._active_poll = waiter
-            with self._changed:
-                self._polls_waiting += 1
-                self._changed.notify_all()
-            try:
-                await asyncio.wait({waiter}, timeout=remaining)
-            finally:
-                self._poll_waiters.discard(waiter)
+        # A client that gives up (PTB's Updater.stop cancels its poll) closes the connection;
+        # notice it so the abandoned poll neither lingers nor collides with the next one.
+        hangup: asyncio.Task[bytes] | None = None
+        try:
+            while True:
                 with self._lock:
-                    self._polls_waiting -= 1
-            if waiter.done() and waiter.result() == "conflict":
-                raise _ApiError(
-                    409,
-                    "Conflict: terminated by other getUpdates request; make sure that only one "
-                    "bot instance is running",
-                )
+                    batch = self._collect_updates(params)
+                remaining = deadline - time.monotonic()
+                if batch or remaining <= 0:
+                    return batch
+                if hangup is None and reader is not None:
+                    hangup = loop.create_task(reader.read(1))
+                outcome = await self._wait_for_updates(remaining, hangup)
+                if outcome == "hangup":
+                    raise _ClientGone
+                if outcome == "conflict":
+                    raise _ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; make sure that only "
+                        "one bot instance is running",
+                    )
+        finally:
+            if hangup is not None and not hangup.done():
+                hangup.cancel()
+            elif hangup is not None and not hangup.cancelled():
+                hangup.exception()  # a reset: retrieved so asyncio does not log it
+
+    async def _wait_for_updates(self, timeout: float, hangup: asyncio.Task[bytes] | None) -> str:
+        """Wait for new updates; return "updates", "conflict", "hangup" or "timeout"."""
+        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._poll_waiters.add(waiter)
+        self._active_poll = waiter
+        with self._changed:
+            self._polls_waiting += 1
+            self._changed.notify_all()
+        try:
+            watched: set[asyncio.Future[Any]] = {waiter}
+            if hangup is not None:
+                watched.add(hangup)
+            await asyncio.wait(watched, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._poll_waiters.discard(waiter)
+            with self._lock:
+                self._polls_waiting -= 1
+        if waiter.done():
+            return waiter.result()
+        if hangup is not None and hangup.done():
+            return "hangup"  # EOF, a reset, or bytes we did not expect mid-poll: stop serving
+        return "timeout"
 
     def _collect_updates(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         if self._webhook.get("url"):

@@ -9,6 +9,7 @@ mode turns it into one for tests that want to catch unescaped ampersands.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -436,7 +437,20 @@ def format_text(
     Raises :class:`EntityParseError` for broken HTML and ``ValueError("unsupported parse_mode")``
     for an unknown mode.  Markdown modes are accepted and passed through without parsing.
     """
-    mode = (parse_mode or "").lower()
+    if not explicit_entities:
+        # Broadcasts send one text to many chats: parse it once.
+        return _format_cached(text, (parse_mode or "").lower(), strict_html)
+    return _format(text, (parse_mode or "").lower(), explicit_entities, strict_html)
+
+
+@functools.lru_cache(maxsize=256)
+def _format_cached(text: str, mode: str, strict_html: bool) -> FormattedText:
+    return _format(text, mode, None, strict_html)
+
+
+def _format(
+    text: str, mode: str, explicit_entities: list[dict[str, Any]] | None, strict_html: bool
+) -> FormattedText:
     if mode == "html":
         parsed = parse_html(text, strict=strict_html)
     elif mode in ("", "markdown", "markdownv2"):

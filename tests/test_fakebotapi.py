@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -299,6 +300,18 @@ async def test_flood_mode_limits_private_chats_and_overall_rate(
     assert len(fake_bot_api.sent_messages()) == 5
 
 
+async def test_outage_and_restart_on_the_same_port(
+    fake_bot_api: FakeBotApi, ptb_bot: telegram.Bot
+) -> None:
+    await ptb_bot.send_message(1, "before")
+    await asyncio.to_thread(fake_bot_api.stop)
+    with pytest.raises(NetworkError):
+        await ptb_bot.send_message(1, "during")
+    await asyncio.to_thread(fake_bot_api.start)
+    await ptb_bot.send_message(1, "after")
+    assert fake_bot_api.sent_texts(1) == ["before", "after"]
+
+
 async def test_unknown_method_and_wrong_token(fake_bot_api: FakeBotApi) -> None:
     request = urllib.request.Request(fake_bot_api.url("sendTelepathy"), data=b"", method="POST")
     with pytest.raises(urllib.error.HTTPError) as caught:
@@ -560,6 +573,30 @@ async def test_webhook_methods(fake_bot_api: FakeBotApi, ptb_bot: telegram.Bot) 
     assert await ptb_bot.get_updates(timeout=0) == ()
 
 
+async def test_leave_chat_close_and_log_out(
+    fake_bot_api: FakeBotApi, ptb_bot: telegram.Bot
+) -> None:
+    group = fake_bot_api.add_group("Do opuszczenia")
+    assert await ptb_bot.leave_chat(group.id)
+    for call in (ptb_bot.send_message(group.id, "x"), ptb_bot.get_chat(group.id)):
+        with pytest.raises(Forbidden, match="bot is not a member of the supergroup chat"):
+            await call
+    assert await ptb_bot.close()
+    assert await ptb_bot.log_out()
+    assert [c.method for c in fake_bot_api.calls()][-2:] == ["close", "logOut"]
+
+
+def test_form_encoded_text_round_trips(fake_bot_api: FakeBotApi) -> None:
+    text = "Zażółć gęślą jaźń = 100% + <b>&amp;</b> 😀\nnowa linia  "
+    for encoded in (
+        urllib.parse.urlencode({"chat_id": 9, "text": text}),
+        "chat_id=9&text=a=b%zz+c",  # sloppy client: raw "=" and a broken escape
+    ):
+        request = urllib.request.Request(fake_bot_api.url("sendMessage"), data=encoded.encode())
+        urllib.request.urlopen(request).close()
+    assert fake_bot_api.sent_texts(9) == [text, "a=b%zz c"]
+
+
 # --------------------------------------------------------------------------- waiting helpers
 
 
@@ -623,6 +660,9 @@ async def test_application_polling_replies_to_start(fake_bot_api: FakeBotApi) ->
         await app.shutdown()
     assert api.pending_updates() == []  # the cleanup getUpdates confirmed /start
     assert api.calls("deleteWebhook")
+    # The poll PTB abandoned on stop ends as "client closed" (499), not as a 409 conflict.
+    await api.wait_for_async(lambda: api.long_polls_waiting == 0, what="no waiting long poll")
+    assert {c.status for c in api.calls("getUpdates")} <= {200, 499}
 
 
 def _free_port() -> int:
