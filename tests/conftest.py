@@ -15,6 +15,9 @@ from bot.core.messages import ChatKind, ChatRef, Incoming, Reply
 from bot.core.service import Core
 from bot.storage import Storage
 
+# PTB 22 warns on every 429 unless durations are timedeltas; the bot opts in the same way.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 pytest_plugins = ["tests.fixtures_matrix", "tests.fixtures_telegram"]
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -46,8 +46,6 @@ from tests.fakebotapi_text import (
     utf16_length,
 )
 
-pytest_plugins = ["tests.fixtures_telegram"]
-
 
 @pytest.fixture(autouse=True)
 def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
