@@ -1,0 +1,209 @@
+"""iCalendar (.ics) export of upcoming deadlines and meetings (RFC 5545, with the icalendar library).
+
+- Times are written in the bot's time zone: ``DTSTART;TZID=Europe/Warsaw:...``, with a
+  VTIMEZONE for that zone built from zoneinfo (see :func:`vtimezone`).
+- UIDs are ``<uid_key>@<uid_domain>``: the same item gets the same UID in every export, so a
+  calendar that imports the file again updates the event instead of duplicating it.
+- A meeting is an event from ``start`` to ``end``. An item without an end is a *deadline*:
+  a 15-minute event ending at the deadline (a calendar shows it at the right time of day and
+  its alarm fires before it), marked TRANSPARENT so it does not block free/busy time. A
+  deadline with ``all_day_deadline`` is an all-day event on the deadline's local date instead.
+- A recurring meeting is one event with its RRULE (from :mod:`bot.reminders.recurrence`).
+- The URL goes into ``URL`` and, since many calendars show only the description, also at the
+  end of the description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
+
+from bot.clock import utcnow
+from bot.reminders.localtime import require_aware
+
+DEADLINE_LENGTH = timedelta(minutes=15)
+UID_DOMAIN = "ngo-outreach-bot"
+# Years of VTIMEZONE transitions after the last item when a rule repeats without end.
+RECURRING_YEARS = 10
+# Transitions are searched in UTC steps of this size; no zone changes its offset twice within.
+_SCAN_STEP = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class CalendarItem:
+    """One deadline or meeting to export; times are aware datetimes."""
+
+    uid_key: str
+    title: str
+    description: str
+    start: datetime
+    end: datetime | None = None
+    all_day_deadline: bool = False
+    location: str | None = None
+    url: str | None = None
+    rrule: str | None = None
+    sequence: int = 0
+
+    def __post_init__(self) -> None:
+        require_aware(self.start, "start")
+        if self.end is not None:
+            require_aware(self.end, "end")
+            if self.end < self.start:
+                raise ValueError(f"item {self.uid_key!r} ends before it starts")
+        if not self.uid_key or any(ch.isspace() for ch in self.uid_key):
+            raise ValueError(f"uid_key {self.uid_key!r} must be non-empty without spaces")
+
+
+def build_calendar(
+    items: Iterable[CalendarItem],
+    tz: ZoneInfo,
+    prodid: str,
+    *,
+    name: str | None = None,
+    uid_domain: str = UID_DOMAIN,
+    stamp: datetime | None = None,
+) -> bytes:
+    """The .ics file for `items` (sorted by start, then UID), CRLF lines, UTF-8."""
+    events = sorted(items, key=lambda item: (item.start.astimezone(UTC), item.uid_key))
+    stamp = (stamp or utcnow()).astimezone(UTC)
+    calendar = Calendar()
+    calendar.add("VERSION", "2.0")
+    calendar.add("PRODID", prodid)
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("METHOD", "PUBLISH")
+    calendar.add("X-WR-TIMEZONE", tz.key)
+    if name:
+        calendar.add("X-WR-CALNAME", name)
+    first_year, last_year = _years(events, tz, stamp)
+    calendar.add_component(vtimezone(tz, first_year, last_year))
+    for item in events:
+        calendar.add_component(_event(item, tz, uid_domain, stamp))
+    return bytes(calendar.to_ical())
+
+
+def uid_for(uid_key: str, uid_domain: str = UID_DOMAIN) -> str:
+    """The UID an item gets: stable for the same key."""
+    return f"{uid_key}@{uid_domain}"
+
+
+def _event(item: CalendarItem, tz: ZoneInfo, uid_domain: str, stamp: datetime) -> Event:
+    event = Event()
+    event.add("UID", uid_for(item.uid_key, uid_domain))
+    event.add("DTSTAMP", stamp)
+    event.add("SEQUENCE", item.sequence)
+    event.add("SUMMARY", item.title)
+    start = item.start.astimezone(tz)
+    if item.end is not None:
+        event.add("DTSTART", start)
+        event.add("DTEND", item.end.astimezone(tz))
+    elif item.all_day_deadline:
+        event.add("DTSTART", start.date())
+        event.add("DTEND", start.date() + timedelta(days=1))
+        event.add("TRANSP", "TRANSPARENT")
+    else:
+        event.add("DTSTART", (item.start - DEADLINE_LENGTH).astimezone(tz))
+        event.add("DTEND", start)
+        event.add("TRANSP", "TRANSPARENT")
+    description = item.description
+    if item.url:
+        event.add("URL", item.url)
+        if item.url not in description:
+            description = f"{description}\n\n{item.url}" if description else item.url
+    if description:
+        event.add("DESCRIPTION", description)
+    if item.location:
+        event.add("LOCATION", item.location)
+    if item.rrule:
+        event.add("RRULE", vRecur.from_ical(item.rrule))
+    return event
+
+
+def _years(events: list[CalendarItem], tz: ZoneInfo, stamp: datetime) -> tuple[int, int]:
+    """Which years the VTIMEZONE must describe."""
+    if not events:
+        year = stamp.astimezone(tz).year
+        return year, year + 1
+    moments = [item.start - DEADLINE_LENGTH for item in events]
+    moments += [item.end or item.start for item in events]
+    years = [moment.astimezone(tz).year for moment in moments]
+    extra = RECURRING_YEARS if any(item.rrule for item in events) else 1
+    return min(years), max(years) + extra
+
+
+def vtimezone(tz: ZoneInfo, first_year: int, last_year: int) -> Timezone:
+    """A VTIMEZONE for `tz` from 1 January `first_year` to the end of `last_year`.
+
+    Built from zoneinfo's transitions, one STANDARD/DAYLIGHT block per kind of change with the
+    later ones as RDATEs. Each onset is written in the local time *before* the change, as RFC
+    5545 requires (Europe/Warsaw: DAYLIGHT from 02:00, STANDARD from 03:00); icalendar 7.3's
+    ``Timezone.from_tzinfo`` writes 03:00 for the spring change, an hour late for strict readers.
+    """
+    if tz.key is None:
+        raise ValueError("the time zone needs a key such as 'Europe/Warsaw' for its TZID")
+    start = datetime(first_year, 1, 1, tzinfo=tz).astimezone(UTC)
+    end = datetime(last_year + 1, 1, 1, tzinfo=tz).astimezone(UTC)
+    initial = _state(start, tz)
+    blocks: dict[tuple[timedelta, timedelta, str, bool], list[datetime]] = {
+        (initial[0], *initial): [start.astimezone(tz).replace(tzinfo=None)]
+    }
+    for moment, before, after in _transitions(tz, start, end):
+        onset = (moment + before[0]).replace(tzinfo=None)
+        blocks.setdefault((before[0], *after), []).append(onset)
+    timezone = Timezone()
+    timezone.add("TZID", tz.key)
+    for (offset_from, offset_to, tzname, is_dst), onsets in blocks.items():
+        block = TimezoneDaylight() if is_dst else TimezoneStandard()
+        block.add("DTSTART", onsets[0])
+        if onsets[1:]:
+            block.add("RDATE", onsets[1:])
+        block.add("TZOFFSETFROM", offset_from)
+        block.add("TZOFFSETTO", offset_to)
+        block.add("TZNAME", tzname)
+        timezone.add_component(block)
+    return timezone
+
+
+def _state(moment: datetime, tz: ZoneInfo) -> tuple[timedelta, str, bool]:
+    local = moment.astimezone(tz)
+    offset = local.utcoffset() or timedelta(0)
+    return offset, local.tzname() or _offset_name(offset), bool(local.dst())
+
+
+def _offset_name(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+
+
+def _transitions(
+    tz: ZoneInfo, start: datetime, end: datetime
+) -> list[tuple[datetime, tuple[timedelta, str, bool], tuple[timedelta, str, bool]]]:
+    """(instant in UTC, state before, state after) of each change of offset, name or DST flag."""
+    found = []
+    previous, state = start, _state(start, tz)
+    moment = start + _SCAN_STEP
+    while moment <= end:
+        current = _state(moment, tz)
+        if current != state:
+            found.append((_bisect(previous, moment, state, tz), state, current))
+        previous, state = moment, current
+        moment += _SCAN_STEP
+    return found
+
+
+def _bisect(
+    low: datetime, high: datetime, before: tuple[timedelta, str, bool], tz: ZoneInfo
+) -> datetime:
+    """The first whole second in (low, high] whose state differs from `before`."""
+    second = timedelta(seconds=1)
+    while high - low > second:
+        middle = low + ((high - low) // second // 2) * second
+        if _state(middle, tz) == before:
+            low = middle
+        else:
+            high = middle
+    return high

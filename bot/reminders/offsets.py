@@ -1,0 +1,227 @@
+"""The `--remind` grammar: offsets before a deadline or a meeting's start, and their instants.
+
+Grammar (case-insensitive, comma-separated, spaces around commas allowed)::
+
+    LIST   = "none" | OFFSET *("," OFFSET)
+    OFFSET = N UNIT ["@" HH ":" MM]        N = 0..9999, UNIT = w | d | h | m
+
+- ``w`` and ``d`` are calendar days in the bot's time zone: the same local wall-clock time N
+  days (7 N for ``w``) earlier, also across a DST change (so ``1d`` before 30.03.2026 09:00 in
+  Europe/Warsaw is 29.03.2026 09:00, only 23 hours earlier).
+- ``h`` and ``m`` are exact durations.
+- ``@HH:MM`` then moves the reminder to that local time on the day reached (``1d@18:00``: the
+  evening before; ``2h@08:00``: 08:00 on the day two hours before).
+- ``0`` is allowed only with ``@HH:MM`` (``0d@08:00``: the morning of the deadline's own day).
+- An offset may reach at most a year back. Duplicates (also ``1w`` and ``7d``, ``2h`` and
+  ``120m``) are removed; the result is in a canonical order (the longest lead first, then the
+  earlier time of day), which :func:`format_offsets` writes and :func:`parse_offsets` reads back.
+
+Local times that do not exist or occur twice follow :mod:`bot.reminders.localtime`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from types import MappingProxyType
+from typing import Literal, cast
+from zoneinfo import ZoneInfo
+
+from bot.reminders.localtime import local_at, require_aware
+
+Unit = Literal["w", "d", "h", "m"]
+
+NONE = "none"
+MAX_LEAD = timedelta(days=366)
+_MINUTES = {"h": 60, "m": 1}
+_DAYS = {"w": 7, "d": 1}
+_UNIT_ORDER = "wdhm"
+_OFFSET = re.compile(
+    r"(?P<amount>\d{1,4})(?P<unit>[wdhm])(?:@(?P<hour>\d{1,2}):(?P<minute>\d{2}))?"
+)
+
+
+@dataclass(frozen=True)
+class Offset:
+    """One reminder: `amount` units before the target, optionally moved to local time `at`."""
+
+    amount: int
+    unit: Unit
+    at: time | None = None
+
+    def __post_init__(self) -> None:
+        problem = _problem(self.amount, self.unit, self.at)
+        if problem is not None:
+            raise ValueError(f"reminder offset {self.text()!r}: {problem}")
+
+    @property
+    def calendar(self) -> bool:
+        """Whether this counts calendar days (w, d) rather than an exact duration (h, m)."""
+        return self.unit in _DAYS
+
+    @property
+    def days(self) -> int:
+        """Calendar days back (w and d; 0 for h and m)."""
+        return self.amount * _DAYS.get(self.unit, 0)
+
+    @property
+    def duration(self) -> timedelta:
+        """The exact duration back (h and m; zero for w and d)."""
+        return timedelta(minutes=self.amount * _MINUTES.get(self.unit, 0))
+
+    def lead_estimate(self) -> timedelta:
+        """Roughly how long before the target (calendar days counted as 24 h)."""
+        return timedelta(days=self.days) + self.duration
+
+    def identity(self) -> tuple[bool, int, time | None]:
+        """What makes two offsets the same reminder (1w == 7d, 2h == 120m)."""
+        amount = self.days if self.calendar else self.amount * _MINUTES[self.unit]
+        return (self.calendar, amount, self.at)
+
+    def text(self) -> str:
+        """Canonical text, e.g. ``14d@09:00`` or ``2h``."""
+        suffix = f"@{self.at.hour:02d}:{self.at.minute:02d}" if self.at is not None else ""
+        return f"{self.amount}{self.unit}{suffix}"
+
+    def instant(self, target: datetime, tz: ZoneInfo) -> datetime:
+        """When this reminder falls due for `target`, in UTC (may be at or after the target)."""
+        require_aware(target, "target")
+        if self.calendar:
+            local = target.astimezone(tz)
+            day = local.date() - timedelta(days=self.days)
+            wall = self.at if self.at is not None else local.time()
+            return local_at(day, wall, tz)
+        moment = target.astimezone(UTC) - self.duration
+        if self.at is None:
+            return moment
+        return local_at(moment.astimezone(tz).date(), self.at, tz)
+
+
+def _problem(amount: int, unit: str, at: time | None) -> str | None:
+    """Why these parts make no offset, or None when they do."""
+    if unit not in _UNIT_ORDER or len(unit) != 1:
+        return "the unit must be w, d, h or m"
+    if amount < 0:
+        return "the amount must not be negative"
+    if amount == 0 and at is None:
+        return "0 needs a time of day, e.g. 0d@08:00"
+    if (
+        timedelta(days=amount * _DAYS.get(unit, 0), minutes=amount * _MINUTES.get(unit, 0))
+        > MAX_LEAD
+    ):
+        return "reaches more than a year back"
+    if at is not None and (at.tzinfo is not None or at.second or at.microsecond):
+        return "the time of day must be a plain local HH:MM"
+    return None
+
+
+def _sort_key(offset: Offset) -> tuple[timedelta, int, int, int]:
+    # Longest lead first, then the earlier time of day: usually, not always, chronological.
+    at_minutes = offset.at.hour * 60 + offset.at.minute if offset.at is not None else 24 * 60
+    return (-offset.lead_estimate(), at_minutes, _UNIT_ORDER.index(offset.unit), offset.amount)
+
+
+def parse_offsets(spec: str) -> tuple[Offset, ...]:
+    """Parse a `--remind` list; raise ValueError naming the part that is wrong."""
+    parts = [part.strip() for part in spec.split(",")]
+    if len(parts) == 1 and parts[0].lower() == NONE:
+        return ()
+    if parts == [""]:
+        raise ValueError(f"no reminder offsets given; write {NONE!r} to switch reminders off")
+    return normalise(_parse_one(part) for part in parts)
+
+
+def _parse_one(part: str) -> Offset:
+    if not part:
+        raise ValueError("an empty reminder offset (two commas, or a comma at an end)")
+    if part.lower() == NONE:
+        raise ValueError(f"{NONE!r} switches reminders off and cannot be combined with offsets")
+    match = _OFFSET.fullmatch(part.lower())
+    if match is None:
+        raise ValueError(
+            f"reminder offset {part!r} is not N followed by w, d, h or m, optionally "
+            "@HH:MM (e.g. 3d@09:00 or 2h)"
+        )
+    at = None
+    if match["hour"] is not None:
+        hour, minute = int(match["hour"]), int(match["minute"])
+        if hour > 23 or minute > 59:
+            raise ValueError(f"reminder offset {part!r}: {hour}:{minute:02d} is not a time of day")
+        at = time(hour, minute)
+    amount, unit = int(match["amount"]), cast(Unit, match["unit"])
+    problem = _problem(amount, unit, at)
+    if problem is not None:
+        raise ValueError(f"reminder offset {part!r}: {problem}")
+    return Offset(amount, unit, at)
+
+
+def normalise(offsets: Iterable[Offset]) -> tuple[Offset, ...]:
+    """Drop duplicates (keeping the first spelling) and put the rest in the canonical order."""
+    seen: dict[tuple[bool, int, time | None], Offset] = {}
+    for offset in offsets:
+        seen.setdefault(offset.identity(), offset)
+    return tuple(sorted(seen.values(), key=_sort_key))
+
+
+def format_offsets(offsets: Iterable[Offset]) -> str:
+    """Canonical text of a list: ``parse_offsets(format_offsets(x)) == normalise(x)``."""
+    items = normalise(offsets)
+    return ",".join(offset.text() for offset in items) if items else NONE
+
+
+DEFAULT_SPECS: Mapping[str, str] = MappingProxyType(
+    {
+        "grant-deadline": "14d@09:00,3d@09:00,1d@09:00",
+        "meeting": "1d@18:00,2h",
+        "news": NONE,
+        "tax-campaign": "7d@10:00,1d@10:00",
+    }
+)
+DEFAULT_OFFSETS: Mapping[str, tuple[Offset, ...]] = MappingProxyType(
+    {kind: parse_offsets(spec) for kind, spec in DEFAULT_SPECS.items()}
+)
+
+
+def default_offsets(kind: str) -> tuple[Offset, ...]:
+    """The reminders an announcement of `kind` gets without `--remind`."""
+    try:
+        return DEFAULT_OFFSETS[kind]
+    except KeyError:
+        raise ValueError(
+            f"unknown announcement kind {kind!r}; expected one of {', '.join(DEFAULT_OFFSETS)}"
+        ) from None
+
+
+def reminder_times(
+    target: datetime,
+    offsets: Iterable[Offset],
+    tz: ZoneInfo,
+    *,
+    after: datetime | None = None,
+) -> list[datetime]:
+    """When the reminders for `target` fall due: sorted, distinct, aware UTC.
+
+    Instants at or after the target are dropped (``0d@18:00`` for a 09:00 deadline), and so
+    are those before `after` when given (offsets already past at publish time).
+    """
+    require_aware(target, "target")
+    if after is not None:
+        require_aware(after, "after")
+    end = target.astimezone(UTC)
+    times = {offset.instant(target, tz) for offset in offsets}
+    return sorted(t for t in times if t < end and (after is None or t >= after))
+
+
+__all__ = [
+    "DEFAULT_OFFSETS",
+    "DEFAULT_SPECS",
+    "NONE",
+    "Offset",
+    "default_offsets",
+    "format_offsets",
+    "normalise",
+    "parse_offsets",
+    "reminder_times",
+]
