@@ -36,7 +36,7 @@ def test_the_done_when_session(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Dzień dobry" in out
-    assert "Zapisano: Granty i konkursy" in out
+    assert "Zapisano na: Granty i konkursy" in out
     assert "✅ Granty i konkursy" in out
     assert "Готово: я писатиму в цьому чаті українською" in out
     assert "✅ Гранти та конкурси" in out

@@ -52,7 +52,7 @@ async def test_no_hint_uses_the_default_language_without_storing_it(
 
 async def test_subscribe_unsubscribe_and_topics(say: Say, storage: Storage) -> None:
     (reply,) = await say("/subscribe grants")
-    assert "Zapisano" in reply.text and "Granty" in reply.text
+    assert "Zapisano na" in reply.text and "Granty" in reply.text
     (again,) = await say("/subscribe grants")
     assert "już otrzymuje" in again.text
     (topics,) = await say("/topics")
@@ -69,7 +69,7 @@ async def test_subscribe_unsubscribe_and_topics(say: Say, storage: Storage) -> N
         "news",
     }
     (off,) = await say("/unsubscribe all")
-    assert "Wypisano" in off.text
+    assert "Wypisano z" in off.text
     assert await storage.chats.topics_of(chat.id) == set()
 
 

@@ -28,7 +28,7 @@ async def start(ctx: Context, args: str) -> list[Reply]:
         _("• I remind you before deadlines and meetings."),
         _("• I answer questions about civic matters in Polish and Ukrainian — just write."),
         "",
-        _("Tap a topic to subscribe or unsubscribe. {help} lists all commands.").format(
+        _("Choose a topic to subscribe or unsubscribe. {help} lists all commands.").format(
             help=ctx.cmd("help")
         ),
     ]
@@ -83,7 +83,7 @@ async def subscribe(ctx: Context, args: str) -> list[Reply]:
         return [
             await topics_reply(
                 ctx,
-                _("Which topic? Tap one, or send {example}.").format(
+                _("Which topic? Choose one, or send {example}.").format(
                     example=ctx.cmd("subscribe grants")
                 ),
             )
@@ -117,7 +117,7 @@ async def unsubscribe(ctx: Context, args: str) -> list[Reply]:
         return [
             await topics_reply(
                 ctx,
-                _("Which topic? Tap one, or send {example}.").format(
+                _("Which topic? Choose one, or send {example}.").format(
                     example=ctx.cmd("unsubscribe grants")
                 ),
             )
@@ -223,7 +223,7 @@ async def topics_reply(ctx: Context, intro: str | None = None) -> Reply:
         )
     lines.append("")
     lines.append(
-        _("Tap a topic to switch it on or off, or send {subscribe} to receive them all.").format(
+        _("Choose a topic to switch it on or off, or send {subscribe} to receive them all.").format(
             subscribe=ctx.cmd("subscribe all")
         )
     )
