@@ -15,7 +15,9 @@ def _words(text: str) -> frozenset[str]:
 
 
 # Polish function words, greetings, and verbs that carry no topic
-# ("chcę", "można", "zrobić"). Folded forms.
+# ("chcę", "można", "zrobić"). Folded forms. The city's name is here too: it
+# appears in most entries and in most questions, so it tells them apart from
+# nothing (an operator reusing the bot for another city adds that city's name).
 _PL_STOP = _words(
     """
     a aby abym abysmy ach aj albo ale ani az bardzo bez bo bowiem by byc byl byla bylo byly
@@ -36,7 +38,7 @@ _PL_STOP = _words(
     powinnam powinnismy zrobic zrobi robic robi dac dam tylko teraz troche wlasnie np itp itd
     etc ten tej ta jaka czyms kims mozliwe mozliwosc jakos skad dlaczego czemu wtedy potem
     znowu nadal zawsze nigdy sa byc prosimy pomozcie pomoz ktoregos
-    krakow krakowa krakowie krakowem rok roku latach lata lat tym zostac zostac zostane zostaniemy
+    krakow krakowa krakowie krakowem rok roku latach lata lat zostac zostane zostaniemy
     """
 )
 
@@ -122,5 +124,6 @@ ENGLISH_MARKERS: frozenset[str] = _words(
 # Letters that only Polish uses among the three Latin-script languages.
 POLISH_LETTERS: frozenset[str] = frozenset("ąćęłńóśźż")
 
-# Letters that mark Russian (absent from Ukrainian); Russian is answered in Ukrainian.
+# Letters that mark Russian (absent from Ukrainian) and Ukrainian (absent from Russian).
 RUSSIAN_LETTERS: frozenset[str] = frozenset("ыэъё")
+UKRAINIAN_LETTERS: frozenset[str] = frozenset("іїєґ'")

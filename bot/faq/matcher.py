@@ -1,6 +1,6 @@
 """Matching a free-text question to one FAQ entry, a choice of two, or nothing.
 
-How a question is scored (see docs/faq.md for the reasoning):
+How a question is scored (docs/faq.md explains the choices and the numbers):
 
 1. The text is split into topic-bearing words (stop words dropped); each word
    becomes one or two *terms*: a Polish/English stem for Latin script, a
@@ -8,15 +8,15 @@ How a question is scored (see docs/faq.md for the reasoning):
 2. Each term is looked up in an inverted index built from every entry's
    title, question variants and keywords in all languages (so a Ukrainian
    question quoting "inicjatywa lokalna" finds the entry), and from the
-   out-of-scope examples, which act as decoy entries. A term matches exactly,
-   else by prefix (inflection the stemmer missed: "stowarzysz" /
-   "stowarzyszen"), else by edit distance (typos).
-3. A term's weight is its BM25 inverse document frequency; a word the index
-   has never seen gets the highest weight, because it is evidence that the
-   question is about something else ("karta pobytu").
+   out-of-scope examples, which act as decoy entries. A term matches exactly
+   and by shared prefix (inflection the stemmer missed: "stowarzysz" /
+   "stowarzyszen"); failing both, by edit distance (typos).
+3. A term's weight is its BM25 inverse document frequency. A word the index
+   has never seen still counts (half as much as a word unique to one entry):
+   it is evidence that the question is about something else ("karta pobytu").
 4. An entry's score is the share of the question's weight it explains,
-   damped when the explained weight is small in absolute terms (a question
-   made only of common words such as "wniosek" proves nothing).
+   damped when the matched words are all common ones (a question made only
+   of words such as "wniosek" proves nothing).
 5. Below the threshold, or when a decoy wins, the matcher abstains; when the
    top two entries are within a margin it offers both.
 """
@@ -106,6 +106,8 @@ class FaqMatcher:
             doc = self._add_doc(_OUT_OF_SCOPE_PREFIX + topic)
             for lang, phrase in phrases:
                 self._index_phrase(doc, phrase, lang)
+        # Freeze the index: lookups must never add empty entries.
+        self._postings = {term: dict(docs) for term, docs in self._postings.items()}
         self._prefixes = self._build_prefix_map(self._postings)
         self._buckets = self._build_length_buckets(self._postings)
 

@@ -17,7 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.faq.lexicon import CYRILLIC_STOPWORDS, LATIN_STOPWORDS
+from bot.faq.lexicon import (
+    CYRILLIC_STOPWORDS,
+    LATIN_STOPWORDS,
+    RUSSIAN_LETTERS,
+    UKRAINIAN_LETTERS,
+)
 
 Script = Literal["latin", "cyrillic", "number"]
 
@@ -165,12 +170,16 @@ def warm_up() -> None:
 
 @functools.lru_cache(maxsize=65536)
 def lemma_cyrillic(word: str) -> str:
-    """Dictionary form of a Ukrainian (or Russian) word; unknown words stay as typed."""
+    """Dictionary form of a Ukrainian (or Russian) word.
+
+    An unknown word with Ukrainian-only letters gets pymorphy3's guess; any
+    other unknown word stays as typed (typo matching takes it from there).
+    """
     uk, ru = _analyzers()
-    russian_only = any(ch in "ыэъё" for ch in word)
+    russian_only = any(ch in RUSSIAN_LETTERS for ch in word)
     if not russian_only:
         parsed = uk.parse(word)[0]
-        if parsed.is_known or any(ch in "іїєґ'" for ch in word):
+        if parsed.is_known or any(ch in UKRAINIAN_LETTERS for ch in word):
             return str(parsed.normal_form)
     parsed_ru = ru.parse(word)[0]
     if parsed_ru.is_known:
