@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Protocol
 
 from bot.config import Settings
+from bot.core.commands.faq import faq_text_handler
 from bot.core.service import Core
 from bot.core.topics import load_topics
+from bot.faq import FaqMatcher, load_faq
 from bot.storage import Storage
 from bot.transports.base import Transport
 from bot.transports.console import ConsoleTransport
@@ -35,8 +39,17 @@ class Service(Protocol):
 
 
 def build_core(storage: Storage, settings: Settings) -> Core:
-    """The core with its content loaded (raises ContentError on a broken content file)."""
-    return Core(storage, settings, load_topics(settings.content_dir))
+    """The core with its content loaded (raises on a broken content file, naming the entry)."""
+    core = Core(storage, settings, load_topics(settings.content_dir))
+    core.faq = faq_matcher(settings.content_dir)
+    core.text_handler = faq_text_handler
+    return core
+
+
+@functools.cache
+def faq_matcher(content_dir: Path | None) -> FaqMatcher:
+    """The FAQ index, built once per process (it takes a few hundred milliseconds)."""
+    return FaqMatcher(load_faq(content_dir))
 
 
 def network_transports(

@@ -18,6 +18,8 @@ from bot.app import NO_NETWORK_MESSAGE, build_core, run_bot
 from bot.clock import utcnow
 from bot.config import LANGUAGES, ConfigError, Settings
 from bot.core.topics import ContentError
+from bot.faq import FaqContentError
+from bot.faq.cli import add_faq_parser
 from bot.logs import configure_logging
 from bot.storage import Storage, StorageError, backup_database
 from bot.transports.console import run_console
@@ -97,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXTENSIONS: list[Callable[[Any], None]] = []
+EXTENSIONS: list[Callable[[Any], None]] = [add_faq_parser]
 """Feature modules add their sub-commands here (each gets the sub-parsers object)."""
 
 
@@ -111,10 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     quiet = args.command in ("chat", "stats", "health", "faq") and "BOT_LOG_LEVEL" not in os.environ
     configure_logging("WARNING" if quiet else settings.log_level, settings.secrets())
-    func: CommandFunc = args.func
     try:
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            return int(handler(args))
+        func: CommandFunc = args.func
         return asyncio.run(func(args, settings))
-    except (StorageError, ContentError) as exc:
+    except (StorageError, ContentError, FaqContentError) as exc:
         print(f"ngo-bot: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

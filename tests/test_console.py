@@ -132,7 +132,7 @@ def test_bad_input_never_stops_the_chat(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "too long" in out
-    assert "I only understand commands" in out
+    assert "I don't know the answer" in out
     assert "What I can do" in out
 
 

@@ -183,9 +183,36 @@ async def test_deadlines_and_events_say_nothing_is_announced(say: Say) -> None:
     assert "Nie ogłoszono" in deadlines.text and "Nie ogłoszono" in events.text
 
 
-async def test_free_text_points_to_help_without_inventing(say: Say) -> None:
-    (reply,) = await say("Jak założyć stowarzyszenie?")
-    assert "/help" in reply.text
+async def test_a_question_is_answered_in_its_own_language_with_the_link(say: Say) -> None:
+    (polish,) = await say("Do kiedy mogę przekazać 1,5% podatku na fundację?")
+    assert "30 kwietnia" in polish.text and '<a href="https://' in polish.text
+    (ukrainian,) = await say("Як передати півтора відсотка податку на фундацію?")
+    assert "30 квітня" in ukrainian.text
+
+
+async def test_out_of_scope_questions_abstain_kindly_and_are_kept_without_user_id(
+    say: Say, storage: Storage
+) -> None:
+    (reply,) = await say("Jaka będzie jutro pogoda w Krakowie?")
+    assert "nie znam odpowiedzi" in reply.text and "/help" in reply.text
+    assert [b.command for b in reply.all_buttons()] == ["help", "faq contact"]
+    rows = await storage.db.fetch_all("SELECT * FROM unanswered_questions")
+    assert [row["text"] for row in rows] == ["Jaka będzie jutro pogoda w Krakowie?"]
+    assert set(rows[0].keys()) == {"id", "asked_at", "language", "text"}
+    (contact,) = await say("/faq contact")
+    assert "Dekerta 24" in contact.text
+
+
+async def test_unanswered_is_for_staff(say: Say, storage: Storage) -> None:
+    for _n in range(3):
+        await say("Gdzie kupić bilet na tramwaj?", chat="resident")
+    await say("Ile kosztuje paszport?", chat="resident")
+    (refused,) = await say("/unanswered", chat="resident")
+    assert "pracowników biura" in refused.text
+    (listing,) = await say("/unanswered", chat="boss")
+    lines = listing.text.splitlines()
+    assert lines[1] == "3× [pl] Gdzie kupić bilet na tramwaj?"
+    assert lines[2] == "1× [pl] Ile kosztuje paszport?"
 
 
 async def test_unknown_command_is_answered_politely_and_escaped(say: Say) -> None:

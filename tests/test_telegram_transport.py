@@ -306,3 +306,18 @@ async def test_network_errors_while_polling_do_not_stop_the_bot(rig: Rig) -> Non
     (reply,) = await rig.api.wait_for_messages(anna.id, 1, timeout=20)
     assert "Co potrafię" in reply.text
     assert not rig.fatal
+
+
+async def test_questions_are_answered_through_telegram(rig: Rig) -> None:
+    olena = user(rig.api, "uk", "Olena")
+    rig.api.inject_message(olena, "Як передати 1,5% податку на фундацію?")
+    (answer,) = await rig.api.wait_for_messages(olena.id, 1)
+    assert "30 квітня" in answer.text and '<a href="https://' in answer.text
+    rig.api.inject_message(olena, "Яка завтра погода у Варшаві?")
+    abstain = (await rig.api.wait_for_messages(olena.id, 2))[-1]
+    assert "не знаю" in abstain.text
+    assert abstain.callback_data == ["help", "faq contact"]
+    rig.api.inject_callback_query(olena, "faq contact", abstain)
+    contact = (await rig.api.wait_for_messages(olena.id, 3))[-1]
+    assert "Dekerta 24" in contact.text
+    assert not rig.api.faults()

@@ -15,6 +15,7 @@ from bot.core.markup import escape
 from bot.core.messages import MAX_MESSAGE_LENGTH, ChatRef, Incoming, Reply
 from bot.core.registry import Audience, Command, CommandRegistry
 from bot.core.topics import Topics
+from bot.faq import FaqMatcher
 from bot.i18n import _, language_from_hint, use_language
 from bot.storage import Storage
 from bot.storage.chats import Chat
@@ -44,6 +45,7 @@ class Core:
         self.registry = registry or default_registry
         self.text_handler: TextHandler = default_text_handler
         self.export_providers: list[ExportProvider] = []
+        self.faq: FaqMatcher | None = None
         self.started_at = utcnow()
 
     async def handle(self, incoming: Incoming) -> list[Reply]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bot.storage.chats import Chat, ChatStore
 from bot.storage.database import Database, StorageError, backup_database
+from bot.storage.faq import UnansweredStore
 from bot.storage.heartbeat import HeartbeatStore
 from bot.storage.inbox import InboxStore
 from bot.storage.staff import StaffStore
@@ -20,6 +21,7 @@ class Storage:
         self.staff = StaffStore(db)
         self.inbox = InboxStore(db)
         self.heartbeat = HeartbeatStore(db)
+        self.unanswered = UnansweredStore(db)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Storage:

@@ -1,0 +1,59 @@
+"""Unanswered FAQ questions: text, language and time only (no user id), kept 90 days."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.clock import from_db, to_db, utcnow
+from bot.storage.database import Database
+
+RETENTION = timedelta(days=90)
+MAX_STORED_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class FrequentQuestion:
+    text: str
+    language: str
+    count: int
+    last_asked: datetime
+
+
+class UnansweredStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(self, text: str, language: str, now: datetime | None = None) -> None:
+        """Keep a question the bot could not answer, and drop those past the retention."""
+        moment = now or utcnow()
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO unanswered_questions (asked_at, language, text) VALUES (?, ?, ?)",
+                (to_db(moment), language, " ".join(text.split())[:MAX_STORED_LENGTH]),
+            )
+            await tx.execute(
+                "DELETE FROM unanswered_questions WHERE asked_at < ?", (to_db(moment - RETENTION),)
+            )
+
+    async def purge(self, now: datetime | None = None) -> int:
+        """Delete questions older than the retention; return how many."""
+        cutoff = (now or utcnow()) - RETENTION
+        return await self._db.execute(
+            "DELETE FROM unanswered_questions WHERE asked_at < ?", (to_db(cutoff),)
+        )
+
+    async def most_frequent(
+        self, limit: int = 20, now: datetime | None = None
+    ) -> list[FrequentQuestion]:
+        """The most asked unanswered questions of the last 90 days (same text, any case)."""
+        cutoff = (now or utcnow()) - RETENTION
+        rows = await self._db.fetch_all(
+            "SELECT MIN(text) AS text, language, COUNT(*) AS n, MAX(asked_at) AS last"
+            " FROM unanswered_questions WHERE asked_at >= ?"
+            " GROUP BY lower(text), language ORDER BY n DESC, last DESC LIMIT ?",
+            (to_db(cutoff), limit),
+        )
+        return [
+            FrequentQuestion(r["text"], r["language"], r["n"], from_db(r["last"])) for r in rows
+        ]
