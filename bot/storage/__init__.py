@@ -9,6 +9,7 @@ from bot.storage.database import Database, StorageError, backup_database
 from bot.storage.heartbeat import HeartbeatStore
 from bot.storage.inbox import InboxStore
 from bot.storage.staff import StaffStore
+from bot.storage.sync_state import SyncStateStore
 
 
 class Storage:
@@ -20,6 +21,7 @@ class Storage:
         self.staff = StaffStore(db)
         self.inbox = InboxStore(db)
         self.heartbeat = HeartbeatStore(db)
+        self.sync_state = SyncStateStore(db)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Storage:
