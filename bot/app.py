@@ -40,8 +40,13 @@ def build_core(storage: Storage, settings: Settings) -> Core:
 
 
 def network_transports(settings: Settings, core: Core) -> list[Transport]:
-    """The chat networks configured in the environment."""
+    """The chat networks configured in the environment (ConfigError names a missing piece)."""
     transports: list[Transport] = []
+    if settings.matrix_enabled:
+        # Imported here: matrix-nio takes about 0.3 s to import, which other commands need not pay.
+        from bot.transports.matrix import MatrixConfig, MatrixTransport
+
+        transports.append(MatrixTransport(MatrixConfig.from_settings(settings), core))
     return transports
 
 
