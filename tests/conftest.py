@@ -15,7 +15,7 @@ from bot.core.messages import ChatKind, ChatRef, Incoming, Reply
 from bot.core.service import Core
 from bot.storage import Storage
 
-pytest_plugins = ["tests.fixtures_matrix"]
+pytest_plugins = ["tests.fixtures_matrix", "tests.matrix_helpers"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
