@@ -287,14 +287,20 @@ class InProcessBot:
 
 @asynccontextmanager
 async def running_bot(
-    synapse: SynapseServer, user: MatrixUser, db_path: Path, **overrides: Any
+    synapse: SynapseServer,
+    user: MatrixUser,
+    db_path: Path,
+    *,
+    poll_ms: int = BOT_POLL_MS,
+    **overrides: Any,
 ) -> AsyncIterator[InProcessBot]:
+    """The transport started over `db_path` (Settings fields in `overrides`), stopped after."""
     settings = bot_settings(synapse, user, db_path, **overrides)
     storage = await Storage.open(db_path)
     try:
         core = build_core(storage, settings)
         transport = MatrixTransport(
-            MatrixConfig.from_settings(settings), core, sync_timeout_ms=BOT_POLL_MS
+            MatrixConfig.from_settings(settings), core, sync_timeout_ms=poll_ms
         )
         await transport.start()
         try:

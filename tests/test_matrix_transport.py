@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nio import MemoryDownloadResponse
+from nio import MemoryDownloadResponse, RoomBanResponse
 
 from bot.config import ConfigError, Settings
 from bot.core.context import Context
@@ -254,6 +255,18 @@ async def test_a_kick_marks_the_chat_inactive_and_a_new_invite_revives_it(
         assert (await resident.next_notice(room))["body"] == "news"
 
 
+async def test_a_ban_marks_the_chat_inactive(
+    synapse: SynapseServer, bot_user: MatrixUser, resident: MatrixResident, db_path: Path
+) -> None:
+    async with running_bot(synapse, bot_user, db_path) as bot:
+        room = await resident.start_chat_with_bot()
+        await resident.ask(room, "!start")
+        banned = await resident.client.room_ban(room, bot_user.user_id, "spam")
+        assert isinstance(banned, RoomBanResponse), banned
+        await eventually_inactive(bot.storage, room)
+        assert (await bot.transport.send(room, Reply("news"))).kind is OutcomeKind.GONE
+
+
 async def test_the_bot_leaves_a_room_everyone_else_left(
     synapse: SynapseServer, bot_user: MatrixUser, resident: MatrixResident, db_path: Path
 ) -> None:
@@ -367,12 +380,13 @@ async def test_the_sync_loop_backs_off_and_recovers(
         client = bot.transport.client
         real, client.homeserver = client.homeserver, bad_gateway.url
         try:
+            # Something the bot ignores ends the poll in flight: the next ones hit the proxy.
+            await resident.say(room, "a notice", extra={"msgtype": "m.notice"})
             await eventually(lambda: len(sync_requests(bad_gateway)) >= 2, "two failed syncs")
         finally:
             client.homeserver = real
         assert "Co potrafię:" in (await resident.ask(room, "!help"))["body"]
-        task = bot.transport._task
-        assert task is not None and not task.done()
+        assert bot.transport.running
 
 
 def sync_requests(gateway: BadGateway) -> list[str]:
@@ -408,6 +422,20 @@ async def test_an_unreachable_homeserver_is_retried_in_the_background(
         outcome = await bot.transport.send("!room:localhost", Reply("hi"))
         assert outcome.kind is OutcomeKind.RETRY and "not connected" in outcome.detail
     # leaving the block stopped the transport while it was waiting to retry
+
+
+async def test_an_access_token_instead_of_a_password(
+    synapse: SynapseServer, bot_user: MatrixUser, resident: MatrixResident, db_path: Path
+) -> None:
+    elsewhere = await synapse.login_client(bot_user.user_id, bot_user.password)
+    token, device = elsewhere.access_token, elsewhere.device_id
+    await elsewhere.client_session.close()  # keep the session (no logout), drop the connection
+    options = {"matrix_password": None, "matrix_access_token": token}
+    async with running_bot(synapse, bot_user, db_path, **options) as bot:
+        room = await resident.start_chat_with_bot()
+        assert "Co potrafię:" in (await resident.ask(room, "!help"))["body"]
+        assert await bot.storage.sync_state.get("matrix", "device_id") == device
+        assert await bot.storage.sync_state.get("matrix", "access_token") is None  # in env only
 
 
 async def test_refused_credentials_raise_config_error(
@@ -484,19 +512,23 @@ async def answered_help_next(resident: MatrixResident, room: str, heading: str) 
     assert (await resident.first_from_bot_after(room, megolm))["content"] == help_text
 
 
-async def test_stop_is_prompt_during_a_long_poll(
-    synapse: SynapseServer, bot_user: MatrixUser, resident: MatrixResident, db_path: Path
+async def test_stop_ends_a_long_poll_cleanly(
+    synapse: SynapseServer,
+    bot_user: MatrixUser,
+    resident: MatrixResident,
+    db_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     bot: InProcessBot
-    async with running_bot(synapse, bot_user, db_path) as bot:
+    # Polls that would outlast the test: each ends early only because an event arrives.
+    async with running_bot(synapse, bot_user, db_path, poll_ms=600_000) as bot:
         room = await resident.start_chat_with_bot()
-        await resident.ask(room, "!start")
-        bot.transport._sync_timeout_ms = 600_000  # a poll that would outlast the test
-        await resident.ask(room, "!help")  # the next poll is now the long one
-        task = bot.transport._task
-        assert task is not None and not task.done()
-    assert task.done() and not task.cancelled()  # it ended by itself, not by force
-    assert bot.transport._client is not None and bot.transport._client.client_session is None
+        assert "Co potrafię:" in (await resident.ask(room, "!help"))["body"]
+        assert bot.transport.running
+    assert not bot.transport.running
+    assert bot.transport.client.client_session is None  # the HTTP session is closed
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert problems == []  # in particular not "did not stop in time; cancelled"
 
 
 # ------------------------------------------------------------------------- pure helpers

@@ -29,6 +29,7 @@ from nio import (
     AsyncClientConfig,
     ErrorResponse,
     InviteInfo,
+    InviteMemberEvent,
     JoinError,
     LocalProtocolError,
     LoginResponse,
@@ -160,14 +161,6 @@ class LoginUnavailable(Exception):
 # ------------------------------------------------------------------------------ rendering
 
 
-@dataclass(frozen=True)
-class RenderedReply:
-    """A reply as Matrix content: the notice, plus the file to upload when there is one."""
-
-    notice: dict[str, Any]
-    attachment_name: str | None = None
-
-
 def notice_content(reply: Reply) -> dict[str, Any]:
     """An m.notice with the HTML subset as formatted_body and a plain-text body.
 
@@ -268,8 +261,8 @@ def as_core_command(text: str) -> str:
 
 def command_name(text: str) -> str:
     """The command word of '/name args' (lower case, without an '@bot' suffix)."""
-    first = text[1:].split(maxsplit=1)[0] if text[1:].split() else ""
-    return first.split("@", 1)[0].lower()
+    words = text[1:].split(maxsplit=1)
+    return words[0].split("@", 1)[0].lower() if words else ""
 
 
 def outcome_of(response: Any) -> SendOutcome:
@@ -331,6 +324,11 @@ class MatrixTransport:
     @property
     def user_id(self) -> str:
         return self.config.user_id
+
+    @property
+    def running(self) -> bool:
+        """Whether the sync loop is alive (it survives errors; only stop() ends it)."""
+        return self._task is not None and not self._task.done()
 
     # -------------------------------------------------------------------- lifecycle
 
@@ -862,12 +860,12 @@ def current_task_cancelling() -> bool:
 def invited_by(invite_state: Sequence[Any], user_id: str) -> str | None:
     """Who sent the invite: the sender of the user's own 'invite' membership event."""
     for event in invite_state:
-        source = getattr(event, "source", None) or {}
-        content = source.get("content") or getattr(event, "content", None) or {}
-        membership = getattr(event, "membership", None) or content.get("membership")
-        if getattr(event, "state_key", None) == user_id and membership == "invite":
-            sender = getattr(event, "sender", None)
-            return sender if isinstance(sender, str) else None
+        if (
+            isinstance(event, InviteMemberEvent)
+            and event.state_key == user_id
+            and event.membership == "invite"
+        ):
+            return str(event.sender)
     return None
 
 
