@@ -205,18 +205,14 @@ class MatrixResident:
         name: str | None = None,
         direct: bool = False,
         encrypted: bool = False,
-        power_levels: Mapping[str, int] | None = None,
     ) -> str:
-        """A private room created by this resident, inviting users."""
-        # The creator needs no entry: in room version 12 creators outrank every power level
-        # (and may not be listed); in older versions the server adds them with 100.
-        override = {"users": dict(power_levels)} if power_levels is not None else None
+        """A private room created by this resident, inviting users. (In room version 12, the
+        default, the creator outranks every power level and is not listed in them.)"""
         response = await self.client.room_create(
             name=name,
             is_direct=direct,
             invite=list(invite),
             initial_state=[ENCRYPTION_STATE] if encrypted else [],
-            power_level_override=override,
         )
         assert isinstance(response, RoomCreateResponse), response
         return str(response.room_id)

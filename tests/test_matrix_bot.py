@@ -6,6 +6,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.matrix_helpers import BotProcess, MatrixResident, devices_of
 from tests.synapse_server import MatrixUser, SynapseServer
 
@@ -98,17 +100,22 @@ async def test_resident_subscribes_changes_language_and_the_bot_restarts_cleanly
     assert state["access_token"] not in restarted.log()
 
 
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        ("MATRIX_USER_ID", "MATRIX_USER_ID is not set"),
+        ("MATRIX_PASSWORD", "MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN is not set"),
+    ],
+)
 def test_incomplete_matrix_settings_exit_2_naming_the_variable(
-    synapse: SynapseServer, bot_user: MatrixUser, tmp_path: Path
+    synapse: SynapseServer, bot_user: MatrixUser, tmp_path: Path, missing: str, named: str
 ) -> None:
-    for missing, variable in (("MATRIX_USER_ID", "MATRIX_USER_ID"), ("MATRIX_PASSWORD", "")):
-        bot = BotProcess(synapse, bot_user, tmp_path / f"no-{missing}.sqlite3")
-        bot.env.pop(missing)
-        bot.start()
-        assert bot.process is not None
-        code = bot.process.wait(60)
-        assert code == 2, bot.log()
-        assert (variable or "MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN") in bot.log()
+    bot = BotProcess(synapse, bot_user, tmp_path / "bot.sqlite3")
+    del bot.env[missing]
+    bot.start()
+    assert bot.process is not None
+    assert bot.process.wait(60) == 2, bot.log()
+    assert named in bot.log()
 
 
 def test_a_refused_login_exits_2(
