@@ -61,6 +61,11 @@ def network_transports(
         from bot.transports.telegram import TelegramTransport
 
         transports.append(TelegramTransport(settings, core, fatal))
+    if settings.matrix_enabled:
+        # Imported here: matrix-nio takes about 0.3 s to import, which other commands need not pay.
+        from bot.transports.matrix import MatrixConfig, MatrixTransport
+
+        transports.append(MatrixTransport(MatrixConfig.from_settings(settings), core))
     return transports
 
 

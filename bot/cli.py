@@ -119,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(handler(args))
         func: CommandFunc = args.func
         return asyncio.run(func(args, settings))
+    except ConfigError as exc:  # found while starting, e.g. an incomplete MATRIX_* set
+        print(f"ngo-bot: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (StorageError, ContentError, FaqContentError) as exc:
         print(f"ngo-bot: {exc}", file=sys.stderr)
         return EXIT_FAILURE

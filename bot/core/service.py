@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 TextHandler = Callable[[Context, str], Awaitable[list[Reply]]]
 ExportProvider = Callable[[Context], Awaitable[dict[str, Any]]]
+ForgetHook = Callable[[ChatRef], Awaitable[None]]
 
 
 class Core:
@@ -46,6 +47,7 @@ class Core:
         self.text_handler: TextHandler = default_text_handler
         self.export_providers: list[ExportProvider] = []
         self.faq: FaqMatcher | None = None
+        self.forget_hooks: list[ForgetHook] = []
         self.started_at = utcnow()
 
     async def handle(self, incoming: Incoming) -> list[Reply]:

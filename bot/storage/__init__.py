@@ -10,6 +10,7 @@ from bot.storage.faq import UnansweredStore
 from bot.storage.heartbeat import HeartbeatStore
 from bot.storage.inbox import InboxStore
 from bot.storage.staff import StaffStore
+from bot.storage.sync_state import SyncStateStore
 
 
 class Storage:
@@ -22,6 +23,7 @@ class Storage:
         self.inbox = InboxStore(db)
         self.heartbeat = HeartbeatStore(db)
         self.unanswered = UnansweredStore(db)
+        self.sync_state = SyncStateStore(db)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Storage:

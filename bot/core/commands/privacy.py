@@ -83,6 +83,8 @@ async def forget(ctx: Context, args: str) -> list[Reply]:
             )
         ]
     await ctx.storage.chats.delete(ctx.chat.id)
+    for hook in ctx.core.forget_hooks:
+        await hook(ctx.chat.ref)
     return [
         Reply(
             _(
