@@ -1769,6 +1769,9 @@ class FakeBotApi:
         finally:
             if hangup is not None and not hangup.done():
                 hangup.cancel()
+                # Wait until the cancelled read has really let go of the stream: otherwise the
+                # connection's next readuntil() finds it still waiting and the connection dies.
+                await asyncio.wait([hangup])
             elif hangup is not None and not hangup.cancelled():
                 hangup.exception()  # a reset: retrieved so asyncio does not log it
 
