@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot.config import Settings
+from bot.core.commands import announce
 from bot.core.service import Core
 from bot.core.topics import load_topics
+from bot.delivery import Dispatcher
 from bot.storage import Storage
 from bot.transports.base import Transport
 from bot.transports.console import ConsoleTransport
@@ -36,7 +38,10 @@ class Service(Protocol):
 
 def build_core(storage: Storage, settings: Settings) -> Core:
     """The core with its content loaded (raises ContentError on a broken content file)."""
-    return Core(storage, settings, load_topics(settings.content_dir))
+    core = Core(storage, settings, load_topics(settings.content_dir))
+    core.flow_handlers.append(announce.flow_text)
+    core.export_providers.append(announce.export_drafts)
+    return core
 
 
 def network_transports(settings: Settings, core: Core) -> list[Transport]:
@@ -53,7 +58,8 @@ class BotRuntime:
         self.storage = storage
         self.core = core
         self.transports: dict[str, Transport] = {"console": ConsoleTransport(storage)}
-        self.services: list[Service] = []
+        self.dispatcher = Dispatcher(storage, settings, core.topics, self.transports)
+        self.services: list[Service] = [self.dispatcher]
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.storage.announcements import AnnouncementStore, DraftStore
 from bot.storage.chats import Chat, ChatStore
 from bot.storage.database import Database, StorageError, backup_database
 from bot.storage.heartbeat import HeartbeatStore
 from bot.storage.inbox import InboxStore
+from bot.storage.outbox import OutboxStore
 from bot.storage.staff import StaffStore
 
 
@@ -20,6 +22,9 @@ class Storage:
         self.staff = StaffStore(db)
         self.inbox = InboxStore(db)
         self.heartbeat = HeartbeatStore(db)
+        self.announcements = AnnouncementStore(db)
+        self.drafts = DraftStore(db)
+        self.outbox = OutboxStore(db)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Storage:

@@ -1,7 +1,7 @@
 """Chat commands, one module per feature; importing this package registers them all."""
 
-from bot.core.commands import basic, privacy
+from bot.core.commands import announce, basic, privacy, staff
 from bot.core.commands.basic import default_text_handler
 from bot.core.registry import registry
 
-__all__ = ["basic", "default_text_handler", "privacy", "registry"]
+__all__ = ["announce", "basic", "default_text_handler", "privacy", "registry", "staff"]
