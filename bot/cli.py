@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib
 import json
 import logging
 import os
@@ -92,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     health.set_defaults(func=cmd_health)
 
+    for module in EXTENSION_MODULES:
+        importlib.import_module(module)
     for extend in EXTENSIONS:
         extend(commands)
     return parser
@@ -99,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 EXTENSIONS: list[Callable[[Any], None]] = []
 """Feature modules add their sub-commands here (each gets the sub-parsers object)."""
+
+EXTENSION_MODULES = ("bot.announcements.cli",)
+"""Modules imported before the parser is built; importing one appends to EXTENSIONS."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

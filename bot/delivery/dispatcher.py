@@ -231,6 +231,9 @@ class PlatformSender:
         self._stopping = stopping
         self._pending: list[Settled] = []
         self._last_flush = 0.0
+        # Announcements of the batch cancelled since it was claimed (re-read at each flush).
+        self._cancelled: set[int] = set()
+        self._batch_announcements: set[int] = set()
 
     @property
     def platform(self) -> str:
@@ -241,6 +244,8 @@ class PlatformSender:
         announcements = await self._storage.announcements.get_many(
             {m.announcement_id for m in claimed}
         )
+        self._batch_announcements = set(announcements)
+        self._cancelled = {a.id for a in announcements.values() if a.status is Status.CANCELLED}
         queue = deque(claimed)
         gone: set[int] = set()
         rendered: dict[tuple[int, str, str, str], Reply] = {}
@@ -279,9 +284,8 @@ class PlatformSender:
             return Settled(
                 message.id, message.chat_ref, State.CANCELLED, attempted=False, detail=GONE_DETAIL
             )
-        if announcement is None or (
-            announcement.status is Status.CANCELLED and message.purpose != Purpose.SUMMARY
-        ):
+        cancelled = message.announcement_id in self._cancelled
+        if announcement is None or (cancelled and message.purpose != Purpose.SUMMARY):
             return Settled(message.id, message.chat_ref, State.CANCELLED, attempted=False)
         shared = message.chat_kind.is_shared
         delay = self.limiter.chat_delay(message.chat_ref, shared)
@@ -395,6 +399,9 @@ class PlatformSender:
         self._last_flush = asyncio.get_running_loop().time()
         if batch:
             await self._storage.outbox.settle(batch, self._clock(), owner=self._owner)
+            self._cancelled |= await self._storage.announcements.cancelled_among(
+                self._batch_announcements
+            )
 
 
 def release(message: ClaimedMessage, not_before: datetime) -> Settled:

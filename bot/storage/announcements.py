@@ -114,10 +114,22 @@ class AnnouncementStore:
         )
         return {row["id"]: _from_row(row) for row in rows}
 
-    async def recent(self, limit: int = 20) -> list[Announcement]:
-        """Latest first."""
+    async def cancelled_among(self, ids: Collection[int]) -> set[int]:
+        """Which of these announcements are cancelled (a sender re-checks while it works)."""
+        if not ids:
+            return set()
+        marks = ",".join("?" * len(ids))
         rows = await self._db.fetch_all(
-            f"SELECT {_COLUMNS} FROM announcements ORDER BY id DESC LIMIT ?", (limit,)
+            f"SELECT id FROM announcements WHERE status = 'cancelled' AND id IN ({marks})",
+            tuple(ids),
+        )
+        return {row["id"] for row in rows}
+
+    async def recent(self, limit: int | None = 20) -> list[Announcement]:
+        """Latest first; all of them when `limit` is None."""
+        rows = await self._db.fetch_all(
+            f"SELECT {_COLUMNS} FROM announcements ORDER BY id DESC LIMIT ?",
+            (-1 if limit is None else limit,),
         )
         return [_from_row(row) for row in rows]
 
@@ -194,6 +206,31 @@ class AnnouncementStore:
                 return False
             await cancel_open_rows(tx, announcement_id, now)
         return True
+
+    async def send_reminder(
+        self, announcement_id: int, due_at: datetime, *, now: datetime
+    ) -> int | None:
+        """A reminder broadcast to the chats subscribed now (not for a cancelled announcement).
+
+        Returns the broadcast id, or None when the announcement is unknown or not published.
+        """
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(
+                "SELECT topic, urgent FROM announcements WHERE id = ?"
+                " AND status IN ('sending', 'sent')",
+                (announcement_id,),
+            )
+            if row is None:
+                return None
+            return await add_broadcast(
+                tx,
+                announcement_id=announcement_id,
+                purpose="reminder",
+                due_at=due_at,
+                now=now,
+                urgent=bool(row["urgent"]),
+                recipients=Recipients.subscribers(row["topic"]),
+            )
 
     async def publish_due(self, now: datetime) -> list[int]:
         """Publish the scheduled announcements whose time has come, in one transaction."""
