@@ -66,6 +66,7 @@ async def test_each_chat_gets_its_language_and_missing_ones_get_polish_with_a_no
     dispatcher = dispatcher_for(storage, settings, {"telegram": telegram, "matrix": matrix})
     await dispatcher.start()
     await eventually(lambda: settled(storage, announcement.id))
+    await dispatcher.housekeeping()
     await dispatcher.stop()
 
     got = telegram.delivered()

@@ -418,7 +418,7 @@ def topic_prompt(kind: Kind | None, ctx: Context) -> Reply:
             pick(
                 Step.TOPIC,
                 topic.slug,
-                topic.name(ctx.language) + (" — " + _("default") if topic.slug == default else ""),
+                topic.name(ctx.language) + (" " + _("(default)") if topic.slug == default else ""),
             ),
         )
         for topic in ordered
@@ -546,8 +546,8 @@ async def create(ctx: Context, data: dict[str, Any], publish_at: datetime) -> li
     return [
         Reply(
             _(
-                "Published announcement #{id}: it is going to {count} chats. I will tell you "
-                "here when it has been delivered. Progress: {show}"
+                "Published announcement #{id}. Recipients: {count}. I will tell you here when "
+                "it has been delivered. Progress: {show}"
             ).format(id=announcement.id, count=total, show=show)
         )
     ]
@@ -873,8 +873,8 @@ def status_label(status: Status) -> str:
 
 def counts_line(counts: Counts) -> str:
     return _(
-        "{total} messages: {sent} sent, {pending} waiting, {retrying} retrying, {failed} failed, "
-        "{gone} unreachable, {cancelled} cancelled"
+        "Messages: {total} — sent {sent}, waiting {pending}, retrying {retrying}, "
+        "failed {failed}, unreachable {gone}, cancelled {cancelled}"
     ).format(**counts.as_dict())
 
 
