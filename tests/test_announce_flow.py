@@ -38,7 +38,12 @@ async def test_non_staff_are_refused_and_logged(say: Say, storage: Storage) -> N
     (admin_only,) = await say("/staff add console:ola", chat="ala")
     assert "administratorzy" in admin_only.text
     denied = await storage.staff.audit_log("console:ala")
-    assert [e.detail for e in reversed(denied)] == ["announce", "announcements", "announce", "staff"]
+    assert [e.detail for e in reversed(denied)] == [
+        "announce",
+        "announcements",
+        "announce",
+        "staff",
+    ]
     assert all(e.action == "denied" for e in denied)
 
 
@@ -70,12 +75,14 @@ async def test_the_guided_flow_with_bad_input_at_every_step(
 ) -> None:
     await add_chats(storage, "console", ["reader"])
     intro, kind = await say("/announce", **BOSS)
+    assert "/cancel" in intro.text
     assert commands(kind) == [
         f"announce pick kind {k}" for k in ("grant-deadline", "tax-campaign", "meeting", "news")
     ]
     (bad,) = await say("weather", **BOSS)
     assert "⚠️" in bad.text and len(bad.all_buttons()) == 4
     (title,) = await say("/announce pick kind grant-deadline", **BOSS)
+    assert "200" in title.text
     (stale,) = (await say("/announce pick kind news", **BOSS))[:1]
     assert "wcześniejszego pytania" in stale.text
     (too_long,) = await say("T" * 201, **BOSS)
@@ -88,6 +95,7 @@ async def test_the_guided_flow_with_bad_input_at_every_step(
     await say("Конкурс 2027", **BOSS)
     await say("Заявки до кінця місяця.", **BOSS)
     (deadline,) = await say("skip", **BOSS)  # no English version
+    assert "23:59" in deadline.text
     assert await draft_step(storage) == "deadline"
     for wrong, expected in (
         ("tomorrow", "nie mogę odczytać"),
@@ -97,6 +105,7 @@ async def test_the_guided_flow_with_bad_input_at_every_step(
         (reply,) = await say(wrong, **BOSS)
         assert expected in reply.text.lower() and "30.04.2026 23:59" in reply.text
     (link,) = await say(day(40, settings), **BOSS)
+    assert commands(link) == ["announce pick url skip"]
     (bad_link,) = await say("ftp://example.org", **BOSS)
     assert "https://" in bad_link.text
     (topic,) = await say("https://ngo.krakow.pl/konkurs", **BOSS)
@@ -144,6 +153,7 @@ async def test_a_meeting_with_dates_checked_then_scheduled(
     (date_only,) = await say(day(20, settings), **BOSS)
     assert "⚠️" in date_only.text
     (end,) = await say(day(20, settings, "18:00"), **BOSS)
+    assert "20:00" in end.text
     (before,) = await say("17:00", **BOSS)
     assert "po rozpoczęciu" in before.text
     (where,) = await say("20:00", **BOSS)
@@ -155,6 +165,7 @@ async def test_a_meeting_with_dates_checked_then_scheduled(
     previews = await say("/announce pick remind default", **BOSS)
     assert "18:00 – 20:00" in previews[0].text and "Dekerta 24" in previews[0].text
     (when,) = await say("/announce schedule", **BOSS)
+    assert "30.04.2026 09:00" in when.text
     (past,) = await say("01.01.2020 10:00", **BOSS)
     assert "przeszłości" in past.text
     (scheduled,) = await say(day(2, settings, "09:00"), **BOSS)
@@ -244,6 +255,7 @@ async def test_a_restart_mid_flow_continues_where_it_was(settings: Settings) -> 
     previews = await after("/announce pick topic news")
     assert "Tytuł przed restartem" in previews[0].text and "Tekst po restarcie" in previews[0].text
     (fresh_intro, kind) = await after("/announce restart")
+    assert "/cancel" in fresh_intro.text
     assert len(kind.all_buttons()) == 4
     await storage.close()
 
@@ -258,9 +270,10 @@ async def test_corrections_in_chat(say: Say, storage: Storage, settings: Setting
     assert "#1" in saved.text
     assert commands(question) == ["announce notify 1 yes", "announce notify 1 no"]
     (no,) = await say("/announce notify 1 no", **BOSS)
-    assert (await service.deliveries(1)).of  # the report exists
+    assert "bez informacji" in no.text
     assert [b.purpose for b in (await service.deliveries(1)).broadcasts] == ["publication"]
     (yes,) = await say("/announce notify 1 yes", **BOSS)
+    assert "w drodze" in yes.text
     assert [b.purpose for b in (await service.deliveries(1)).broadcasts] == [
         "publication",
         "correction",
@@ -272,8 +285,10 @@ async def test_corrections_in_chat(say: Say, storage: Storage, settings: Setting
     )
 
     (ask,) = await say("/announce edit 1 title-en", **BOSS)
+    assert "po angielsku" in ask.text and "/cancel" in ask.text
     assert await draft_step(storage) == "title_en"
     (ask_text,) = await say("Competition", **BOSS)
+    assert "Tekst po angielsku" in ask_text.text
     assert await draft_step(storage) == "text_en"
     replies = await say("Apply by the deadline.", **BOSS)
     assert "#1" in replies[0].text

@@ -60,7 +60,7 @@ def parse_when(
         raise TimeFormatError(str(exc)) from exc
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
-    return local_moment(parsed.date(), parsed.time().replace(second=0, microsecond=0), tz)
+    return local_moment(parsed.date(), parsed.time(), tz)
 
 
 def local_moment(day: date, clock: time, tz: tzinfo) -> datetime:
