@@ -19,9 +19,10 @@ from bot.app import NO_NETWORK_MESSAGE, build_core, run_bot
 from bot.clock import utcnow
 from bot.config import LANGUAGES, ConfigError, Settings
 from bot.core.topics import ContentError
+from bot.delivery import Dispatcher
 from bot.logs import configure_logging
 from bot.storage import Storage, StorageError, backup_database
-from bot.transports.console import run_console
+from bot.transports.console import ConsoleTransport, run_console
 
 HEALTHY_HEARTBEAT_SECONDS = 90
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -149,15 +150,25 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     storage = await Storage.open(settings.db_path)
     try:
         core = build_core(storage, settings)
-        await run_console(
-            core,
-            storage,
-            user,
-            language=args.lang,
-            language_hint=os.environ.get("LC_ALL") or os.environ.get("LANG"),
-            files_dir=args.files_dir,
-            interactive=sys.stdin.isatty(),
+        # Console chats are delivered to by whoever runs: here too, so a console-only setup
+        # (staff and readers in terminals) gets its broadcasts without `ngo-bot run`.
+        dispatcher = Dispatcher(
+            storage, settings, core.topics, {"console": ConsoleTransport(storage)}
         )
+        await dispatcher.start()
+        try:
+            await dispatcher.deliver_due()
+            await run_console(
+                core,
+                storage,
+                user,
+                language=args.lang,
+                language_hint=os.environ.get("LC_ALL") or os.environ.get("LANG"),
+                files_dir=args.files_dir,
+                interactive=sys.stdin.isatty(),
+            )
+        finally:
+            await dispatcher.stop()
     finally:
         await storage.close()
     return EXIT_OK

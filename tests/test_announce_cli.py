@@ -298,3 +298,31 @@ async def wait_for_inbox(storage: Storage, needle: str, timeout: float) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"{needle!r} did not arrive within {timeout} s")
+
+
+def test_console_staff_publish_and_a_console_reader_receives(tmp_path: Path) -> None:
+    from tests.test_console import chat
+
+    admins = {"BOT_ADMINS": "console:boss"}
+    assert chat(tmp_path, "/subscribe news\n", "--user", "ala", "--lang", "en").returncode == 0
+    session = "\n".join(
+        [
+            "/announce",
+            "/announce pick kind news",
+            "Dzień otwarty <NGO>",
+            "Zapraszamy w sobotę.",
+            "skip",
+            "skip",
+            "skip",
+            "/announce pick topic news",
+            "/announce publish",
+        ]
+    )
+    boss = chat(tmp_path, session + "\n", "--user", "boss", **admins)
+    assert boss.returncode == 0, boss.stderr
+    assert "Opublikowano ogłoszenie #1. Odbiorcy: 1." in boss.stdout
+    reader = chat(tmp_path, "", "--user", "ala")
+    assert "📬 📢 Dzień otwarty <NGO>" in reader.stdout
+    assert "available only in Polish" in reader.stdout and "/unsubscribe news" in reader.stdout
+    summary = chat(tmp_path, "", "--user", "boss", **admins)
+    assert "📊" in summary.stdout and "Wysłane: 1." in summary.stdout

@@ -412,3 +412,22 @@ async def test_export_has_the_senders_drafts_and_forget_cascades(
         assert row is not None and row[0] == 0
     author = await storage.db.fetch_one("SELECT author_chat_ref FROM announcements")
     assert author is not None and author[0] is None
+
+
+async def test_show_lists_the_reminders_recomputed_after_an_edit(
+    say: Say, storage: Storage, settings: Settings
+) -> None:
+    service = service_for(storage, settings)
+    deadline = (datetime.now(settings.timezone) + timedelta(days=20)).replace(
+        hour=23, minute=59, second=0, microsecond=0
+    )
+    announcement = await service.create(
+        grant_fields(deadline=deadline, remind="3d@09:00"), actor="console:boss"
+    )
+    (shown,) = await say(f"/announcements show {announcement.id}", **BOSS)
+    first = (deadline - timedelta(days=3)).strftime("%-d")
+    assert "Następne przypomnienia" in shown.text and f", {first} " in shown.text
+    await service.edit(announcement.id, {"deadline": deadline + timedelta(days=5)}, actor="x")
+    (again,) = await say(f"/announcements show {announcement.id}", **BOSS)
+    moved = (deadline + timedelta(days=2)).strftime("%-d")
+    assert f", {moved} " in again.text and f", {first} " not in again.text

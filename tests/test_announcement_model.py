@@ -174,3 +174,51 @@ def test_an_edit_does_not_fail_on_dates_it_does_not_touch() -> None:
 def test_validation_returns_the_canonical_reminder_list() -> None:
     checked = validate(fields(remind="1d, 14d@09:00"), now=datetime.now(UTC), topics=TOPICS)
     assert checked.remind == "14d@09:00,1d"
+
+
+def test_the_longest_announcement_fits_one_message_in_every_language() -> None:
+    from bot.announcements.model import (
+        MAX_LOCATION,
+        MAX_TEXT,
+        MAX_TITLE,
+        MAX_URL,
+        Announcement,
+        Status,
+    )
+    from bot.announcements.render import Purpose, render_message
+    from bot.core.markup import to_plain_text
+    from bot.core.messages import MAX_MESSAGE_LENGTH
+    from bot.core.topics import load_topics
+
+    start = datetime.now(UTC) + timedelta(days=3)
+    longest = Fields(
+        kind=Kind.MEETING,
+        topic="meetings",
+        title_pl="Ż" * MAX_TITLE,
+        text_pl="&" * MAX_TEXT,
+        title_uk="Ї" * MAX_TITLE,
+        text_uk="<" * MAX_TEXT,
+        publish_at=datetime.now(UTC),
+        remind="none",
+        starts_at=start,
+        ends_at=start + timedelta(days=2),
+        location="L" * MAX_LOCATION,
+        url="https://example.org/" + "u" * (MAX_URL - 20),
+        urgent=True,
+    )
+    now = datetime.now(UTC)
+    announcement = Announcement(7, longest, Status.SENDING, "console:boss", None, now, now)
+    topics = load_topics(None)
+    every_field = '["title_pl","text_pl","title_uk","text_uk","starts_at","location","url"]'
+    for purpose, detail in (
+        (Purpose.PUBLICATION, ""),
+        (Purpose.REMINDER, ""),
+        (Purpose.CORRECTION, every_field),
+    ):
+        for language in ("pl", "uk", "en"):
+            for platform in ("telegram", "matrix"):
+                reply = render_message(
+                    announcement, purpose, detail, language, platform, topics, WARSAW
+                )
+                plain = to_plain_text(reply.text)
+                assert len(plain.encode("utf-16-le")) // 2 < MAX_MESSAGE_LENGTH, (purpose, language)

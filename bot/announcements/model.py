@@ -15,8 +15,8 @@ from bot.i18n import N_, _
 
 MAX_TITLE = 200
 MAX_TEXT = 3000
-MAX_LOCATION = 200
-MAX_URL = 500
+MAX_LOCATION = 150
+MAX_URL = 300
 DEADLINE_TIME = time(23, 59)
 # A publish time this far in the past still counts as "now" (typing takes a moment).
 PUBLISH_GRACE = timedelta(minutes=5)
@@ -126,6 +126,16 @@ class Fields:
     def anchor(self) -> datetime | None:
         """The moment reminders count back from: the deadline, else the start."""
         return self.deadline or self.starts_at
+
+    def reminder_times(self, tz: tzinfo, *, after: datetime) -> list[datetime]:
+        """When the stored offsets remind, counted back from the deadline or start.
+
+        Moments before publication or before `after` are left out (they have passed).
+        """
+        if self.anchor is None:
+            return []
+        offsets = reminders.parse_offsets(self.remind)
+        return reminders.reminder_times(self.anchor, offsets, tz, after=max(after, self.publish_at))
 
     def replace(self, **changes: object) -> Fields:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

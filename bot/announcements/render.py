@@ -150,9 +150,8 @@ def render_correction(
     fields: Fields, changed: set[str], language: str, platform: str, topics: Topics, tz: tzinfo
 ) -> str:
     """What changed, with the new values."""
+    # The heading carries the current title, so a corrected title needs no line of its own.
     lines = ["✏️ " + _("Correction to “{title}”:").format(title=bold(fields.title(language)))]
-    if changed & {"title_pl", "title_uk", "title_en"}:
-        lines.append(_("New title: {title}").format(title=escape(fields.title(language))))
     if changed & {"text_pl", "text_uk", "text_en"}:
         lines.extend(["", escape(fields.text(language)), ""])
     details = detail_lines(fields, language, tz, only=changed)

@@ -130,6 +130,26 @@ class Dispatcher:
                 await task
         self._tasks.clear()
 
+    async def deliver_due(self) -> int:
+        """Publish what is due and send every due row now, in this task; return rows claimed.
+
+        For a short-lived process (a console chat) that must not show its inbox before the
+        messages already waiting for it have been put there.
+        """
+        await self.housekeeping()
+        claimed_total = 0
+        for platform, sender in self.senders.items():
+            size = self._policy.claim_size_for(sender.limiter.limits)
+            while not sender.limiter.paused_for():
+                claimed = await self._storage.outbox.claim(
+                    platform, size, self._clock(), owner=self._owner, urgent_only=self.quiet_now()
+                )
+                if not claimed:
+                    break
+                claimed_total += len(claimed)
+                await sender.deliver(claimed)
+        return claimed_total
+
     def wake(self) -> None:
         """Look for due rows now instead of at the next poll."""
         for event in self._wake.values():

@@ -961,6 +961,10 @@ async def show(ctx: Context, announcement_id: int) -> Reply:
             )
         )
     lines.append(_("Reminders: {remind}").format(remind=escape(fields.remind)))
+    upcoming = fields.reminder_times(tz, after=utcnow())
+    if upcoming and announcement.status is not Status.CANCELLED:
+        moments = "; ".join(format_when(moment, ctx.language, tz) for moment in upcoming)
+        lines.append(_("Next reminders: {moments}").format(moments=moments))
     lines.extend(["", bold(_("Publication:")), counts_line(report.publication)])
     lines.extend(broadcast_lines(ctx, report))
     return Reply("\n".join(lines))
