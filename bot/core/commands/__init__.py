@@ -1,7 +1,15 @@
 """Chat commands, one module per feature; importing this package registers them all."""
 
-from bot.core.commands import announce, basic, privacy, staff
+from bot.core.commands import announce, announcements, basic, privacy, staff
 from bot.core.commands.basic import default_text_handler
 from bot.core.registry import registry
 
-__all__ = ["announce", "basic", "default_text_handler", "privacy", "registry", "staff"]
+__all__ = [
+    "announce",
+    "announcements",
+    "basic",
+    "default_text_handler",
+    "privacy",
+    "registry",
+    "staff",
+]
