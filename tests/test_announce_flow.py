@@ -121,7 +121,8 @@ async def test_the_guided_flow_with_bad_input_at_every_step(
     polish, ukrainian, choices = previews
     assert "Nabór &lt;wniosków&gt; 2027" in polish.text and "/unsubscribe grants" in polish.text
     assert "23:59" in polish.text and "ngo.krakow.pl/konkurs" in polish.text
-    assert "Конкурс 2027" in ukrainian.text
+    assert "Конкурс 2027" in ukrainian.text and "Щоб більше не отримувати" in ukrainian.text
+    assert "Podgląd — Українська" in ukrainian.text
     assert commands(choices) == [
         "announce publish",
         "announce schedule",
@@ -151,7 +152,7 @@ async def test_a_meeting_with_dates_checked_then_scheduled(
     (start,) = await say("/announce pick title_en skip", **BOSS)
     assert "15.05.2026 18:00" in start.text
     (date_only,) = await say(day(20, settings), **BOSS)
-    assert "⚠️" in date_only.text
+    assert "Dodaj też godzinę" in date_only.text
     (end,) = await say(day(20, settings, "18:00"), **BOSS)
     assert "20:00" in end.text
     (before,) = await say("17:00", **BOSS)

@@ -17,7 +17,19 @@ _CLOCK = re.compile(r"^(?P<hour>\d{1,2})[:.](?P<minute>\d{2})$")
 
 
 class TimeFormatError(ValueError):
-    """The text is not a date and time in a known format (or names a moment that does not exist)."""
+    """The text is not a date and time in a known format (or names a moment that does not exist).
+
+    `reason` says which: FORMAT, TIME_NEEDED (a bare date where a time is required) or
+    NONEXISTENT (a local time skipped when the clocks go forward).
+    """
+
+    FORMAT = "format"
+    TIME_NEEDED = "time needed"
+    NONEXISTENT = "nonexistent"
+
+    def __init__(self, detail: str, reason: str = FORMAT) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 def parse_when(
@@ -68,7 +80,9 @@ def local_moment(day: date, clock: time, tz: tzinfo) -> datetime:
     moment = datetime.combine(day, clock, tzinfo=tz)
     round_trip = moment.astimezone(UTC).astimezone(tz)
     if round_trip.replace(tzinfo=None) != moment.replace(tzinfo=None):
-        raise TimeFormatError("this local time does not exist (the clocks change)")
+        raise TimeFormatError(
+            "this local time does not exist (the clocks change)", TimeFormatError.NONEXISTENT
+        )
     return moment
 
 
@@ -81,5 +95,5 @@ def _clock(hour: str, minute: str) -> time:
 
 def _date_only(day: date, tz: tzinfo, date_only_time: time | None) -> datetime:
     if date_only_time is None:
-        raise TimeFormatError("a time of day is needed")
+        raise TimeFormatError("a time of day is needed", TimeFormatError.TIME_NEEDED)
     return local_moment(day, date_only_time, tz)

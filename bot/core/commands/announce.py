@@ -46,7 +46,7 @@ from bot.core.context import Context
 from bot.core.markup import bold, escape
 from bot.core.messages import Button, Reply
 from bot.core.registry import Audience, registry
-from bot.i18n import N_, _
+from bot.i18n import LANGUAGE_NAMES, N_, _, use_language
 from bot.storage.announcements import Draft
 from bot.storage.outbox import Counts
 
@@ -108,15 +108,14 @@ async def preview(ctx: Context, data: dict[str, Any]) -> list[Reply]:
         return await reask(ctx, data, exc)
     await save(ctx, Step.PREVIEW, data)
     platform = ctx.chat.ref.platform
-    replies = [
-        Reply(
-            bold(_("Preview — {language}:").format(language=language))
-            + "\n\n"
-            + render_publication(fields, language, platform, ctx.topics, ctx.settings.timezone)
-        )
-        for language in ("pl", "uk", "en")
-        if language == "pl" or fields.has_language(language)
-    ]
+    replies = []
+    for language in ("pl", "uk", "en"):
+        if language != "pl" and not fields.has_language(language):
+            continue
+        heading = bold(_("Preview — {language}:").format(language=LANGUAGE_NAMES[language]))
+        with use_language(language):
+            text = render_publication(fields, language, platform, ctx.topics, ctx.settings.timezone)
+        replies.append(Reply(f"{heading}\n\n{text}"))
     replies.append(prompt(Step.PREVIEW, data, ctx))
     return replies
 
