@@ -20,7 +20,7 @@ import os
 import secrets
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.announcements.model import Announcement, Status
@@ -90,7 +90,7 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._wake: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self.senders: dict[str, PlatformSender] = {}
+        self._senders: dict[str, PlatformSender] = {}
 
     async def start(self) -> None:
         """Re-queue abandoned claims and publish what is due, then start the loops."""
@@ -98,7 +98,7 @@ class Dispatcher:
         await self.housekeeping()
         for platform, transport in self._transports.items():
             limits = self._limits.get(platform) or limits_for(platform, self._settings)
-            self.senders[platform] = PlatformSender(
+            self._senders[platform] = PlatformSender(
                 transport,
                 SendLimiter(limits),
                 storage=self._storage,
@@ -138,16 +138,12 @@ class Dispatcher:
         """
         await self.housekeeping()
         claimed_total = 0
-        for platform, sender in self.senders.items():
-            size = self._policy.claim_size_for(sender.limiter.limits)
+        for platform, sender in self._senders.items():
             while not sender.limiter.paused_for():
-                claimed = await self._storage.outbox.claim(
-                    platform, size, self._clock(), owner=self._owner, urgent_only=self.quiet_now()
-                )
+                claimed = await self._claim_and_deliver(platform)
                 if not claimed:
                     break
-                claimed_total += len(claimed)
-                await sender.deliver(claimed)
+                claimed_total += claimed
         return claimed_total
 
     def wake(self) -> None:
@@ -193,10 +189,23 @@ class Dispatcher:
             return False
         return hours.contains(self._clock().astimezone(self._settings.timezone).time())
 
+    async def _claim_and_deliver(self, platform: str) -> int:
+        """Claim one batch of due rows for the platform and send it; return its size."""
+        sender = self._senders[platform]
+        claimed = await self._storage.outbox.claim(
+            platform,
+            self._policy.claim_size_for(sender.limiter.limits),
+            self._clock(),
+            owner=self._owner,
+            urgent_only=self.quiet_now(),
+        )
+        if claimed:
+            await sender.deliver(claimed)
+        return len(claimed)
+
     async def _platform_loop(self, platform: str) -> None:
-        sender = self.senders[platform]
+        sender = self._senders[platform]
         wake = self._wake[platform]
-        size = self._policy.claim_size_for(sender.limiter.limits)
         while not self._stopping.is_set():
             try:
                 pause = sender.limiter.paused_for()
@@ -204,12 +213,7 @@ class Dispatcher:
                     await self._sleep(pause)
                     continue
                 wake.clear()
-                claimed = await self._storage.outbox.claim(
-                    platform, size, self._clock(), owner=self._owner, urgent_only=self.quiet_now()
-                )
-                if claimed:
-                    await sender.deliver(claimed)
-                else:
+                if not await self._claim_and_deliver(platform):
                     await self._wait(wake, self._policy.poll_interval)
             except Exception:
                 log.exception("delivery on %s failed; trying again", platform)
@@ -222,6 +226,18 @@ class Dispatcher:
     async def _wait(self, event: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout=seconds)
+
+
+@dataclass
+class Batch:
+    """One claimed batch being sent, and what was learnt while sending it."""
+
+    queue: deque[ClaimedMessage]
+    announcements: dict[int, Announcement]
+    # Announcements cancelled since the claim (re-read at each flush): their rows are skipped.
+    cancelled: set[int]
+    gone: set[int] = field(default_factory=set)
+    rendered: dict[tuple[int, str], Reply] = field(default_factory=dict)
 
 
 class PlatformSender:
@@ -251,9 +267,6 @@ class PlatformSender:
         self._stopping = stopping
         self._pending: list[Settled] = []
         self._last_flush = 0.0
-        # Announcements of the batch cancelled since it was claimed (re-read at each flush).
-        self._cancelled: set[int] = set()
-        self._batch_announcements: set[int] = set()
 
     @property
     def platform(self) -> str:
@@ -264,22 +277,22 @@ class PlatformSender:
         announcements = await self._storage.announcements.get_many(
             {m.announcement_id for m in claimed}
         )
-        self._batch_announcements = set(announcements)
-        self._cancelled = {a.id for a in announcements.values() if a.status is Status.CANCELLED}
-        queue = deque(claimed)
-        gone: set[int] = set()
-        rendered: dict[tuple[int, str, str, str], Reply] = {}
+        batch = Batch(
+            queue=deque(claimed),
+            announcements=announcements,
+            cancelled={a.id for a in announcements.values() if a.status is Status.CANCELLED},
+        )
         self._last_flush = asyncio.get_running_loop().time()
 
         async def work() -> None:
-            while queue and not self._stopping.is_set() and not self.limiter.paused_for():
-                message = queue.popleft()
-                settled = await self._deliver_one(message, announcements, gone, rendered)
+            while batch.queue and not self._stopping.is_set() and not self.limiter.paused_for():
+                message = batch.queue.popleft()
+                settled = await self._deliver_one(message, batch)
                 if settled is None:
-                    queue.appendleft(message)
+                    batch.queue.appendleft(message)
                     return
                 self._pending.append(settled)
-                await self._maybe_flush()
+                await self._maybe_flush(batch)
 
         try:
             async with asyncio.TaskGroup() as workers:
@@ -287,50 +300,41 @@ class PlatformSender:
                     workers.create_task(work())
         finally:
             now = self._clock()
-            self._pending.extend(release(message, now) for message in queue)
-            await self._flush()
+            self._pending.extend(release(message, now) for message in batch.queue)
+            await self._flush(batch)
 
-    async def _deliver_one(
-        self,
-        message: ClaimedMessage,
-        announcements: Mapping[int, Announcement],
-        gone: set[int],
-        rendered: dict[tuple[int, str, str, str], Reply],
-    ) -> Settled | None:
+    async def _deliver_one(self, message: ClaimedMessage, batch: Batch) -> Settled | None:
         """Send one row and say how it went; None when the platform paused before sending."""
         now = self._clock()
-        announcement = announcements.get(message.announcement_id)
-        if message.chat_ref in gone:
+        announcement = batch.announcements.get(message.announcement_id)
+        if message.chat_ref in batch.gone:
             return Settled(
                 message.id, message.chat_ref, State.CANCELLED, attempted=False, detail=GONE_DETAIL
             )
-        cancelled = message.announcement_id in self._cancelled
+        cancelled = message.announcement_id in batch.cancelled
         if announcement is None or (cancelled and message.purpose != Purpose.SUMMARY):
             return Settled(message.id, message.chat_ref, State.CANCELLED, attempted=False)
         shared = message.chat_kind.is_shared
         delay = self.limiter.chat_delay(message.chat_ref, shared)
         if delay > 0:
             return release(message, now + timedelta(seconds=delay))
+        # Counted before waiting for a slot, so the other worker cannot pick the same chat.
+        self.limiter.note_sent(message.chat_ref, shared)
         await self.limiter.wait_turn()
         if self.limiter.paused_for():
             return None
-        self.limiter.note_sent(message.chat_ref, shared)
-        reply = self._render(message, announcement, rendered)
+        reply = self._render(message, announcement, batch)
         outcome = await self._send(message, reply)
         settled = self._settle(message, outcome)
         if settled.state is State.GONE:
-            gone.add(message.chat_ref)
+            batch.gone.add(message.chat_ref)
         return settled
 
-    def _render(
-        self,
-        message: ClaimedMessage,
-        announcement: Announcement,
-        rendered: dict[tuple[int, str, str, str], Reply],
-    ) -> Reply:
+    def _render(self, message: ClaimedMessage, announcement: Announcement, batch: Batch) -> Reply:
+        """The message in the chat's language (rendered once per broadcast and language)."""
         language = message.language or self._settings.default_language
-        key = (message.broadcast_id, message.purpose, message.detail, language)
-        reply = rendered.get(key)
+        key = (message.broadcast_id, language)
+        reply = batch.rendered.get(key)
         if reply is None:
             reply = render_message(
                 announcement,
@@ -341,7 +345,7 @@ class PlatformSender:
                 self._topics,
                 self._settings.timezone,
             )
-            rendered[key] = reply
+            batch.rendered[key] = reply
         return reply
 
     async def _send(self, message: ClaimedMessage, reply: Reply) -> SendOutcome:
@@ -408,19 +412,19 @@ class PlatformSender:
             detail=outcome.detail,
         )
 
-    async def _maybe_flush(self) -> None:
+    async def _maybe_flush(self, batch: Batch) -> None:
         elapsed = asyncio.get_running_loop().time() - self._last_flush
         if len(self._pending) >= self._policy.flush_size or elapsed >= self._policy.flush_interval:
-            await self._flush()
+            await self._flush(batch)
 
-    async def _flush(self) -> None:
-        """Record the outcomes gathered so far in one transaction."""
-        batch, self._pending = self._pending, []
+    async def _flush(self, batch: Batch) -> None:
+        """Record the outcomes gathered so far in one transaction; notice cancellations."""
+        outcomes, self._pending = self._pending, []
         self._last_flush = asyncio.get_running_loop().time()
-        if batch:
-            await self._storage.outbox.settle(batch, self._clock(), owner=self._owner)
-            self._cancelled |= await self._storage.announcements.cancelled_among(
-                self._batch_announcements
+        if outcomes:
+            await self._storage.outbox.settle(outcomes, self._clock(), owner=self._owner)
+            batch.cancelled |= await self._storage.announcements.cancelled_among(
+                batch.announcements.keys()
             )
 
 
