@@ -77,6 +77,8 @@ def test_help(tmp_path: Path, command: list[str]) -> None:
 
 
 def test_create_list_and_deliveries_json_shapes(tmp_path: Path) -> None:
+    first = ngo_bot(tmp_path, "announce", "list", "--json")
+    assert first.returncode == 0 and first.stdout == "" and first.stderr == ""
     subscribe_console_chats(tmp_path, ["a", "b", "c"], "grants")
     grant = create(
         tmp_path,
@@ -248,6 +250,10 @@ def test_edit_with_notify_cancel_and_the_audit_trail(tmp_path: Path) -> None:
     cancelled = ngo_bot(tmp_path, "announce", "cancel", str(later))
     assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
     assert {row["id"]: row["status"] for row in listing(tmp_path)}[later] == "cancelled"
+    too_late = ngo_bot(tmp_path, "announce", "edit", str(later), "--title-pl", "x")
+    assert too_late.returncode == 2 and too_late.stderr == (
+        "ngo-bot: This announcement is cancelled.\n"
+    )
     with sqlite3.connect(tmp_path / "bot.sqlite3") as conn:
         actions = [r[0] for r in conn.execute("SELECT action FROM audit_log ORDER BY id")]
         actors = {r[0] for r in conn.execute("SELECT actor FROM audit_log")}

@@ -432,3 +432,22 @@ async def test_show_lists_the_reminders_recomputed_after_an_edit(
     (again,) = await say(f"/announcements show {announcement.id}", **BOSS)
     moved = (deadline + timedelta(days=2)).strftime("%-d")
     assert f", {moved} " in again.text and f", {first} " not in again.text
+
+
+async def test_a_change_of_kind_before_publication_follows_the_new_kinds_defaults(
+    storage: Storage, settings: Settings
+) -> None:
+    from bot.announcements.model import Kind
+
+    service = service_for(storage, settings)
+    later = datetime.now(settings.timezone) + timedelta(days=1)
+    scheduled = await service.create(grant_fields(publish_at=later), actor="console:boss")
+    result = await service.edit(scheduled.id, {"kind": Kind.NEWS}, actor="console:boss")
+    fields = result.announcement.fields
+    assert (fields.kind, fields.topic, fields.remind, fields.deadline) == (
+        Kind.NEWS,
+        "news",
+        "none",
+        None,
+    )
+    assert result.changed == {"kind", "topic", "remind", "deadline"}

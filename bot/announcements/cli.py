@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.announcements.model import (
     DEADLINE_TIME,
+    FIELD_NAMES,
     AnnouncementError,
     Fields,
     Kind,
@@ -190,7 +191,7 @@ async def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
         except UsageError as exc:
             return fail(str(exc))
         except AnnouncementError as exc:
-            return fail(f"{option_of(exc.field)}: {exc.message}")
+            return fail(f"{option_of(exc.field)}{exc.message}")
         finally:
             await storage.close()
     if args.json:
@@ -216,7 +217,7 @@ async def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
         except UnknownAnnouncement:
             return fail(f"there is no announcement #{args.id}")
         except AnnouncementError as exc:
-            return fail(f"{option_of(exc.field)}: {exc.message}")
+            return fail(f"{option_of(exc.field)}{exc.message}")
         finally:
             await storage.close()
     if args.json:
@@ -298,7 +299,8 @@ def counts_text(counts: dict[str, Any]) -> str:
 
 
 def option_of(field: str) -> str:
-    return "--" + field.replace("_", "-")
+    """The option a field comes from, as a message prefix ('--deadline: '); '' for others."""
+    return f"--{field.replace('_', '-')}: " if field in FIELD_NAMES else ""
 
 
 EXTENSIONS.append(add_commands)

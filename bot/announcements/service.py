@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.announcements.model import (
     CORRECTABLE,
+    FIELD_NAMES,
     Announcement,
     AnnouncementError,
     Fields,
@@ -101,7 +102,9 @@ class AnnouncementService:
         if unknown:
             raise AnnouncementError(sorted(unknown)[0], _("This field cannot be changed."))
         updated = adapt_to_kind(current.fields, current.fields.replace(**changes), changes)
-        changed = {name for name in changes if getattr(current.fields, name) != changes[name]}
+        changed = {
+            name for name in FIELD_NAMES if getattr(current.fields, name) != getattr(updated, name)
+        }
         checked = self.check(updated, changed)
         send_notice = notify and current.published and bool(changed & set(NOTICEABLE))
         await self.storage.announcements.update(

@@ -204,7 +204,7 @@ class AnnouncementStore:
             )
             if not changed:
                 return False
-            await cancel_open_rows(tx, announcement_id, now)
+            await cancel_open_rows(tx, announcement_id)
         return True
 
     async def send_reminder(

@@ -146,14 +146,13 @@ async def add_broadcast(
     return broadcast_id
 
 
-async def cancel_open_rows(tx: Transaction, announcement_id: int, now: datetime) -> int:
+async def cancel_open_rows(tx: Transaction, announcement_id: int) -> int:
     """Stop an announcement's waiting rows (claimed ones are in flight and finish)."""
-    changed = await tx.execute(
+    return await tx.execute(
         "UPDATE outbox SET state = 'cancelled' WHERE state IN ('pending', 'retrying')"
         " AND broadcast_id IN (SELECT id FROM broadcasts WHERE announcement_id = ?)",
         (announcement_id,),
     )
-    return changed
 
 
 class OutboxStore:
