@@ -66,6 +66,8 @@ async def test_admins_add_list_and_remove_staff(say: Say, storage: Storage) -> N
     assert "console:ola" in removed.text
     (refused,) = await say("/announce", chat="ola")
     assert "tylko dla pracowników" in refused.text
+    (free,) = await say("news", chat="ola")  # her old draft no longer takes her text
+    assert "polecenia" in free.text
     actions = [(e.action, e.detail) for e in await storage.staff.audit_log("console:boss")]
     assert ("staff add", "console:ola") in actions and ("staff remove", "console:ola") in actions
 

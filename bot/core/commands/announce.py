@@ -63,11 +63,10 @@ async def drop(ctx: Context) -> bool:
 
 async def flow_text(ctx: Context, text: str) -> list[Reply] | None:
     """Free text of a staff member with a draft in this chat: the answer to its step."""
+    if ctx.role < Audience.STAFF:
+        return None  # everyone else's text goes straight on, without a database look-up
     draft = await ctx.storage.drafts.get(ctx.actor, ctx.chat.id)
     if draft is None:
-        return None
-    if ctx.role < Audience.STAFF:
-        await drop(ctx)
         return None
     if text.strip().lower() in words(N_("cancel")):
         return await cancel_draft(ctx)
