@@ -408,3 +408,39 @@ def test_claim_size_follows_the_rate() -> None:
     policy = DeliveryPolicy()
     assert policy.claim_size_for(PlatformLimits(rate=25.0)) == 50
     assert policy.claim_size_for(PlatformLimits(rate=None)) == policy.claim_size
+
+
+def test_platform_limits_from_the_settings(settings: Settings) -> None:
+    from bot.delivery import limits_for
+
+    telegram = limits_for("telegram", dataclasses.replace(settings, telegram_max_rate=12.0))
+    assert (telegram.rate, telegram.chat_interval, telegram.group_per_minute) == (12.0, 1.0, 20)
+    matrix = limits_for("matrix", settings)
+    assert (matrix.rate, matrix.chat_interval, matrix.group_per_minute) == (10.0, 1.0, 20)
+    console = limits_for("console", settings)
+    assert (console.rate, console.chat_interval, console.group_per_minute) == (None, 0.0, None)
+
+
+async def test_a_reminder_goes_to_the_chats_subscribed_when_it_falls_due(
+    storage: Storage, settings: Settings
+) -> None:
+    await add_chats(storage, "telegram", ["early"], language="uk")
+    service = service_for(storage, settings)
+    announcement = await service.create(
+        grant_fields(title="Konkurs", title_uk="Конкурс", text_uk="Текст"), actor="console:boss"
+    )
+    await add_chats(storage, "telegram", ["late"])
+    now = utcnow()
+    assert await storage.announcements.send_reminder(announcement.id, now, now=now) is not None
+    transport = ScriptedTransport("telegram")
+    dispatcher = dispatcher_for(storage, settings, {"telegram": transport})
+    await dispatcher.start()
+    await eventually(lambda: _sent_at_least(transport, 3))
+    await dispatcher.stop()
+    delivered = transport.delivered()
+    assert len(delivered["early"]) == 2 and len(delivered["late"]) == 1
+    (reminder,) = [text for text in delivered["early"] if "Нагадування" in text]
+    assert "Конкурс" in reminder
+    assert "⏰" in delivered["late"][0] and "Termin:" in delivered["late"][0]
+    await service.cancel(announcement.id, actor="console:boss")
+    assert await storage.announcements.send_reminder(announcement.id, now, now=now) is None
