@@ -199,7 +199,7 @@ async def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     elif announcement.published:
         print(f"announcement #{announcement.id} published")
     else:
-        when = announcement.fields.publish_at.astimezone(settings.timezone).isoformat()
+        when = iso(announcement.fields.publish_at, settings.timezone)
         print(f"announcement #{announcement.id} scheduled for {when}")
     return EXIT_OK
 
@@ -242,7 +242,10 @@ async def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def iso(moment: datetime | None, tz: tzinfo) -> str | None:
-    return moment.astimezone(tz).isoformat() if moment is not None else None
+    """ISO 8601 with the offset of BOT_TIMEZONE, to the second; None stays None."""
+    if moment is None:
+        return None
+    return moment.astimezone(tz).isoformat(timespec="seconds")
 
 
 async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:

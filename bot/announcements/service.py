@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from bot.announcements.model import (
@@ -179,13 +179,13 @@ class DeliveryReport:
                 counts.add(state, n)
         return counts
 
-    def as_json(self, tz: Any) -> dict[str, Any]:
+    def as_json(self, tz: tzinfo) -> dict[str, Any]:
         """The contract's shape: top-level counts of the publication, then each reminder."""
         return {
             "id": self.announcement_id,
             **self.publication.as_dict(),
             "reminders": [
-                {"at": b.due_at.astimezone(tz).isoformat(), **b.counts.as_dict()}
+                {"at": b.due_at.astimezone(tz).isoformat(timespec="seconds"), **b.counts.as_dict()}
                 for b in self.of(Purpose.REMINDER)
             ],
         }
