@@ -303,7 +303,8 @@ async def test_corrections_in_chat(say: Say, storage: Storage, settings: Setting
     assert "⚠️" in empty.text
     (past,) = await say("/announce edit 1 deadline 01.01.2020", **BOSS)
     assert "przeszłości" in past.text
-    await say("/cancel", **BOSS)
+    (kept,) = await say("/cancel", **BOSS)
+    assert "Nic nie zostało zmienione" in kept.text
     (kind_fixed,) = await say("/announce edit 1 publish-at " + day(3, settings, "10:00"), **BOSS)
     assert "⚠️" in kind_fixed.text
     (unknown,) = await say("/announce edit 99 title x", **BOSS)

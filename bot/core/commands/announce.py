@@ -23,6 +23,7 @@ from bot.core.commands.announce_steps import (
     CORRECTING,
     CORRECTION_FIELDS,
     FIELD_ALIASES,
+    FOLLOW_UPS,
     MODE,
     ORDER,
     TARGET,
@@ -161,9 +162,13 @@ async def create(ctx: Context, data: dict[str, Any], publish_at: datetime) -> li
 
 
 async def cancel_draft(ctx: Context) -> list[Reply]:
-    if await drop(ctx):
-        return [Reply(_("Cancelled. Nothing was published."))]
-    return [Reply(_("There is nothing to cancel."))]
+    draft = await current_draft(ctx)
+    if draft is None:
+        return [Reply(_("There is nothing to cancel."))]
+    await drop(ctx)
+    if draft.data.get(MODE) == CORRECTING:
+        return [Reply(_("Cancelled. Nothing was changed."))]
+    return [Reply(_("Cancelled. Nothing was published."))]
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -206,8 +211,7 @@ async def announce(ctx: Context, args: str) -> list[Reply]:
 
 
 async def start(ctx: Context, args: str) -> list[Reply]:
-    draft = await ctx.storage.drafts.get(ctx.actor, ctx.chat.id)
-    if draft is not None:
+    if await current_draft(ctx) is not None:
         return [
             Reply(
                 _("You have an unfinished announcement. Continue it or start over?"),
@@ -278,14 +282,14 @@ async def in_preview(ctx: Context) -> Draft | None:
 async def publish_now(ctx: Context, args: str) -> list[Reply]:
     draft = await in_preview(ctx)
     if draft is None:
-        return no_draft(ctx) if await current_draft(ctx) is None else await resume(ctx, "")
+        return await resume(ctx, "")  # not in the preview: the question being asked, if any
     return await create(ctx, dict(draft.data), utcnow())
 
 
 async def schedule(ctx: Context, args: str) -> list[Reply]:
     draft = await in_preview(ctx)
     if draft is None:
-        return no_draft(ctx) if await current_draft(ctx) is None else await resume(ctx, "")
+        return await resume(ctx, "")  # not in the preview: the question being asked, if any
     await save(ctx, Step.PUBLISH_AT, dict(draft.data))
     return [prompt(Step.PUBLISH_AT, draft.data, ctx)]
 
@@ -303,8 +307,7 @@ async def edit(ctx: Context, args: str) -> list[Reply]:
                 )
             )
         ]
-    steps = [s for s in ORDER if applies(s, draft.data) and s not in (Step.TEXT_UK, Step.TEXT_EN)]
-    steps = [s for s in steps if s is not Step.ENDS_AT]
+    steps = [s for s in ORDER if applies(s, draft.data) and s not in FOLLOW_UPS]
     buttons = tuple((Button(field_label(s), f"announce goto {s.value}"),) for s in steps)
     return [Reply(_("Which part do you want to change?"), buttons=buttons)]
 
@@ -312,7 +315,7 @@ async def edit(ctx: Context, args: str) -> list[Reply]:
 async def goto(ctx: Context, args: str) -> list[Reply]:
     draft = await in_preview(ctx)
     if draft is None:
-        return no_draft(ctx) if await current_draft(ctx) is None else await resume(ctx, "")
+        return await resume(ctx, "")  # not in the preview: the question being asked, if any
     step = as_step(args)
     if step is None or step not in ORDER:
         return await edit(ctx, "")
@@ -378,7 +381,7 @@ def correction_menu(ctx: Context, announcement: Announcement, problem: str | Non
     buttons = tuple(
         (Button(field_label(Step(name)), f"announce edit {announcement.id} {name}"),)
         for name in names
-        if name not in ("text_uk", "text_en", "ends_at")
+        if Step(name) not in FOLLOW_UPS
     )
     text = _("What do you want to change in #{id} “{title}”?").format(
         id=announcement.id, title=escape(fields.title_pl)
@@ -444,7 +447,9 @@ async def correction_answer(
 async def notify(ctx: Context, args: str) -> list[Reply]:
     id_text, _sep, choice = args.partition(" ")
     if not id_text.isdigit():
-        return no_draft(ctx)
+        return [
+            Reply(_("Send {example}.").format(example=escape(ctx.cmd("announce notify ID yes"))))
+        ]
     if choice.strip().lower() != "yes":
         return [Reply(_("All right, no correction notice."))]
     try:

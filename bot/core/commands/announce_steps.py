@@ -78,6 +78,9 @@ ORDER = (
     Step.REMIND,
     Step.URGENT,
 )
+# Steps reached through another (a text after its title, the end after the start): edit menus
+# offer the first one only.
+FOLLOW_UPS = (Step.TEXT_UK, Step.TEXT_EN, Step.ENDS_AT)
 SKIPPABLE = {Step.TITLE_UK, Step.TITLE_EN, Step.ENDS_AT, Step.LOCATION, Step.URL}
 # What going back to a step clears, so that the flow asks again what depends on it.
 CLEARS = {
