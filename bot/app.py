@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.config import Settings
+from bot.core.commands import announce
 from bot.core.commands.faq import faq_text_handler
 from bot.core.service import Core
 from bot.core.topics import load_topics
+from bot.delivery import Dispatcher
 from bot.faq import FaqMatcher, load_faq
 from bot.storage import Storage
 from bot.transports.base import Transport
@@ -43,6 +45,8 @@ def build_core(storage: Storage, settings: Settings) -> Core:
     core = Core(storage, settings, load_topics(settings.content_dir))
     core.faq = faq_matcher(settings.content_dir)
     core.text_handler = faq_text_handler
+    core.flow_handlers.append(announce.flow_text)
+    core.export_providers.append(announce.export_drafts)
     return core
 
 
@@ -77,7 +81,8 @@ class BotRuntime:
         self.storage = storage
         self.core = core
         self.transports: dict[str, Transport] = {"console": ConsoleTransport(storage)}
-        self.services: list[Service] = []
+        self.dispatcher = Dispatcher(storage, settings, core.topics, self.transports)
+        self.services: list[Service] = [self.dispatcher]
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.failure: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib
 import json
 import logging
 import os
@@ -18,11 +19,12 @@ from bot.app import NO_NETWORK_MESSAGE, build_core, run_bot
 from bot.clock import utcnow
 from bot.config import LANGUAGES, ConfigError, Settings
 from bot.core.topics import ContentError
+from bot.delivery import Dispatcher
 from bot.faq import FaqContentError
 from bot.faq.cli import add_faq_parser
 from bot.logs import configure_logging
 from bot.storage import Storage, StorageError, backup_database
-from bot.transports.console import run_console
+from bot.transports.console import ConsoleTransport, run_console
 
 HEALTHY_HEARTBEAT_SECONDS = 90
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -94,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     health.set_defaults(func=cmd_health)
 
+    for module in EXTENSION_MODULES:
+        importlib.import_module(module)
     for extend in EXTENSIONS:
         extend(commands)
     return parser
@@ -101,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 EXTENSIONS: list[Callable[[Any], None]] = [add_faq_parser]
 """Feature modules add their sub-commands here (each gets the sub-parsers object)."""
+
+EXTENSION_MODULES = ("bot.announcements.cli",)
+"""Modules imported before the parser is built; importing one appends to EXTENSIONS."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ngo-bot: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    quiet = args.command in ("chat", "stats", "health", "faq") and "BOT_LOG_LEVEL" not in os.environ
+    quiet_commands = ("chat", "stats", "health", "faq", "announce", "deliveries")
+    quiet = args.command in quiet_commands and "BOT_LOG_LEVEL" not in os.environ
     configure_logging("WARNING" if quiet else settings.log_level, settings.secrets())
     try:
         handler = getattr(args, "handler", None)
@@ -154,15 +162,25 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     storage = await Storage.open(settings.db_path)
     try:
         core = build_core(storage, settings)
-        await run_console(
-            core,
-            storage,
-            user,
-            language=args.lang,
-            language_hint=os.environ.get("LC_ALL") or os.environ.get("LANG"),
-            files_dir=args.files_dir,
-            interactive=sys.stdin.isatty(),
+        # Console chats are delivered to by whoever runs: here too, so a console-only setup
+        # (staff and readers in terminals) gets its broadcasts without `ngo-bot run`.
+        dispatcher = Dispatcher(
+            storage, settings, core.topics, {"console": ConsoleTransport(storage)}
         )
+        await dispatcher.start()
+        try:
+            await dispatcher.deliver_due()
+            await run_console(
+                core,
+                storage,
+                user,
+                language=args.lang,
+                language_hint=os.environ.get("LC_ALL") or os.environ.get("LANG"),
+                files_dir=args.files_dir,
+                interactive=sys.stdin.isatty(),
+            )
+        finally:
+            await dispatcher.stop()
     finally:
         await storage.close()
     return EXIT_OK

@@ -23,6 +23,9 @@ from bot.storage.chats import Chat
 log = logging.getLogger(__name__)
 
 TextHandler = Callable[[Context, str], Awaitable[list[Reply]]]
+# A conversation in progress (a staff member's guided flow) gets free text first: it answers
+# with replies, or None to let the text go on to the next handler.
+FlowHandler = Callable[[Context, str], Awaitable[list[Reply] | None]]
 ExportProvider = Callable[[Context], Awaitable[dict[str, Any]]]
 ForgetHook = Callable[[ChatRef], Awaitable[None]]
 
@@ -45,6 +48,7 @@ class Core:
         self.topics = topics
         self.registry = registry or default_registry
         self.text_handler: TextHandler = default_text_handler
+        self.flow_handlers: list[FlowHandler] = []
         self.export_providers: list[ExportProvider] = []
         self.faq: FaqMatcher | None = None
         self.forget_hooks: list[ForgetHook] = []
@@ -140,7 +144,7 @@ class Core:
                 )
             ]
         if not text.startswith("/"):
-            return await self.text_handler(ctx, text)
+            return await self._free_text(ctx, text)
         name, _sep, args = text[1:].partition(" ")
         name = name.split("@", 1)[0].lower()
         command = self.registry.get(name)
@@ -156,6 +160,15 @@ class Core:
         if refusal is not None:
             return [refusal]
         return await command.handler(ctx, args.strip())
+
+    async def _free_text(self, ctx: Context, text: str) -> list[Reply]:
+        """Free text: to a flow in progress (private chats only), else to the text handler."""
+        if not ctx.incoming.kind.is_shared:
+            for flow in self.flow_handlers:
+                replies = await flow(ctx, text)
+                if replies is not None:
+                    return replies
+        return await self.text_handler(ctx, text)
 
     async def _refusal(self, ctx: Context, command: Command) -> Reply | None:
         """A polite refusal when the sender may not use the command here, else None."""

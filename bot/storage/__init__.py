@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.storage.announcements import AnnouncementStore, DraftStore
 from bot.storage.chats import Chat, ChatStore
 from bot.storage.database import Database, StorageError, backup_database
 from bot.storage.faq import UnansweredStore
 from bot.storage.heartbeat import HeartbeatStore
 from bot.storage.inbox import InboxStore
+from bot.storage.outbox import OutboxStore
 from bot.storage.staff import StaffStore
 from bot.storage.sync_state import SyncStateStore
 
@@ -24,6 +26,9 @@ class Storage:
         self.heartbeat = HeartbeatStore(db)
         self.unanswered = UnansweredStore(db)
         self.sync_state = SyncStateStore(db)
+        self.announcements = AnnouncementStore(db)
+        self.drafts = DraftStore(db)
+        self.outbox = OutboxStore(db)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Storage:

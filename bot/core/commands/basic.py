@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from bot.announcements.model import Announcement, Kind
+from bot.announcements.render import format_span, format_when
+from bot.clock import utcnow
 from bot.core.context import Context
-from bot.core.markup import bold, escape
+from bot.core.markup import bold, escape, link
 from bot.core.messages import Button, Reply
 from bot.core.registry import registry
 from bot.i18n import LANGUAGE_NAMES, N_, _, use_language
@@ -39,7 +42,8 @@ async def start(ctx: Context, args: str) -> list[Reply]:
 async def help_command(ctx: Context, args: str) -> list[Reply]:
     """List what this sender may use, with one line each."""
     lines = [bold(_("What I can do:"))]
-    for command in ctx.core.registry.visible(ctx.role):
+    # Everyday commands first, then staff, then admin ones, each group in registration order.
+    for command in sorted(ctx.core.registry.visible(ctx.role), key=lambda c: c.audience):
         usage = f" {_(command.usage)}" if command.usage else ""
         lines.append(f"{escape(ctx.cmd(command.name))}{escape(usage)} — {_(command.summary)}")
     lines.append("")
@@ -176,24 +180,53 @@ async def language(ctx: Context, args: str) -> list[Reply]:
 
 @registry.command("deadlines", N_("Upcoming grant and tax deadlines"))
 async def deadlines(ctx: Context, args: str) -> list[Reply]:
-    return [
-        Reply(
-            _(
-                "No deadlines have been announced yet. Subscribe to {topic} to hear about new ones."
-            ).format(topic=ctx.cmd("subscribe grants"))
-        )
-    ]
+    items = await ctx.storage.announcements.upcoming(
+        (Kind.GRANT_DEADLINE, Kind.TAX_CAMPAIGN), utcnow()
+    )
+    if not items:
+        return [
+            Reply(
+                _(
+                    "No deadlines have been announced yet. Subscribe to {topic} to hear about new ones."
+                ).format(topic=ctx.cmd("subscribe grants"))
+            )
+        ]
+    tz = ctx.settings.timezone
+    lines = [bold(_("Upcoming deadlines:"))]
+    for item in items:
+        assert item.fields.deadline is not None
+        when = format_when(item.fields.deadline, ctx.language, tz)
+        lines.append(f"📅 {when} — {upcoming_entry(ctx, item)}")
+    return [Reply("\n".join(lines))]
 
 
 @registry.command("events", N_("Upcoming meetings and events"))
 async def events(ctx: Context, args: str) -> list[Reply]:
-    return [
-        Reply(
-            _(
-                "No meetings have been announced yet. Subscribe to {topic} to hear about new ones."
-            ).format(topic=ctx.cmd("subscribe meetings"))
-        )
-    ]
+    items = await ctx.storage.announcements.upcoming((Kind.MEETING,), utcnow())
+    if not items:
+        return [
+            Reply(
+                _(
+                    "No meetings have been announced yet. Subscribe to {topic} to hear about new ones."
+                ).format(topic=ctx.cmd("subscribe meetings"))
+            )
+        ]
+    tz = ctx.settings.timezone
+    lines = [bold(_("Upcoming meetings and events:"))]
+    for item in items:
+        assert item.fields.starts_at is not None
+        when = format_span(item.fields.starts_at, item.fields.ends_at, ctx.language, tz)
+        entry = upcoming_entry(ctx, item)
+        if item.fields.location:
+            entry += f", 📍 {escape(item.fields.location)}"
+        lines.append(f"🗓 {when} — {entry}")
+    return [Reply("\n".join(lines))]
+
+
+def upcoming_entry(ctx: Context, item: Announcement) -> str:
+    """The title in the chat's language (Polish when missing), linked when there is a link."""
+    title = item.fields.title(ctx.language)
+    return link(item.fields.url, title) if item.fields.url else bold(title)
 
 
 async def default_text_handler(ctx: Context, text: str) -> list[Reply]:

@@ -1,0 +1,1 @@
+"""Announcements: the model and its validation, dates, reminder offsets, rendering, the service."""

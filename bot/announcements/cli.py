@@ -1,0 +1,309 @@
+"""`ngo-bot announce create|list|edit|cancel` and `ngo-bot deliveries ID` (contract in ARCHITECTURE.md).
+
+The operator acts as an admin; actions are audited as `cli:<OS user>`. Times are ISO 8601 (or
+'30.04.2026 23:59'); without an offset they are in BOT_TIMEZONE. Bad arguments exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, tzinfo
+from typing import Any
+
+from bot.announcements.model import (
+    DEADLINE_TIME,
+    FIELD_NAMES,
+    AnnouncementError,
+    Fields,
+    Kind,
+    tax_campaign_deadline,
+)
+from bot.announcements.service import AnnouncementService, UnknownAnnouncement
+from bot.announcements.timeparse import TimeFormatError, parse_when
+from bot.cli import EXIT_OK, EXIT_USAGE, EXTENSIONS, default_user
+from bot.config import Settings
+from bot.core.topics import load_topics
+from bot.i18n import use_language
+from bot.storage import Storage
+
+TEXT_OPTIONS = ("title_pl", "text_pl", "title_uk", "text_uk", "title_en", "text_en")
+OPTIONAL_TEXTS = ("title_uk", "text_uk", "title_en", "text_en", "location", "url")
+TIME_OPTIONS = ("deadline", "starts_at", "ends_at", "publish_at")
+
+
+class UsageError(ValueError):
+    """A bad option value: printed as 'ngo-bot: <message>', exit 2."""
+
+
+def add_commands(commands: Any) -> None:
+    """Register `announce` and `deliveries` on the `ngo-bot` parser."""
+    announce = commands.add_parser(
+        "announce",
+        help="create, list, correct or cancel announcements",
+        description="Staff tool for announcements. Times are ISO 8601; without an offset they "
+        "are in BOT_TIMEZONE.",
+    )
+    actions = announce.add_subparsers(dest="announce_command", metavar="ACTION", required=True)
+
+    create = actions.add_parser(
+        "create",
+        help="create and publish (or schedule) an announcement",
+        description="Create an announcement; it is published at --publish-at (default now) to "
+        "the active chats subscribed to its topic.",
+    )
+    add_field_options(create, creating=True)
+    create.add_argument("--json", action="store_true", help='print {"id": <int>}')
+    create.set_defaults(func=cmd_create)
+
+    listing = actions.add_parser(
+        "list", help="announcements, latest first", description="Announcements, latest first."
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(func=cmd_list)
+
+    edit = actions.add_parser(
+        "edit",
+        help="correct an announcement",
+        description="Correct an announcement (same options as create). Waiting messages and "
+        "reminders follow the new values; --notify also sends a short correction to the chats "
+        "that have received it.",
+    )
+    edit.add_argument("id", type=int, help="announcement id")
+    add_field_options(edit, creating=False)
+    edit.add_argument(
+        "--notify", action="store_true", help="send a correction notice to those who received it"
+    )
+    edit.add_argument("--json", action="store_true", help='print {"id": <int>}')
+    edit.set_defaults(func=cmd_edit)
+
+    cancel = actions.add_parser(
+        "cancel",
+        help="cancel an announcement",
+        description="Cancel: undelivered messages and reminders are not sent.",
+    )
+    cancel.add_argument("id", type=int, help="announcement id")
+    cancel.set_defaults(func=cmd_cancel)
+
+    deliveries = commands.add_parser(
+        "deliveries",
+        help="an announcement's messages by state",
+        description="Counts of the announcement's messages by state: the publication, then "
+        "each reminder that fell due.",
+    )
+    deliveries.add_argument("id", type=int, help="announcement id")
+    deliveries.add_argument("--json", action="store_true", help="one JSON object")
+    deliveries.set_defaults(func=cmd_deliveries)
+
+
+def add_field_options(parser: argparse.ArgumentParser, *, creating: bool) -> None:
+    kinds = [kind.value for kind in Kind]
+    parser.add_argument(
+        "--kind",
+        choices=kinds,
+        required=creating,
+        help="grant-deadline, tax-campaign, meeting or news",
+    )
+    parser.add_argument("--topic", help="topic slug (default by kind: grants, tax, meetings, news)")
+    for language, name in (("pl", "Polish"), ("uk", "Ukrainian"), ("en", "English")):
+        required = creating and language == "pl"
+        parser.add_argument(f"--title-{language}", required=required, help=f"{name} title")
+        parser.add_argument(f"--text-{language}", required=required, help=f"{name} text")
+    parser.add_argument(
+        "--deadline", help="grant-deadline, tax-campaign (default 30 April); a date alone is 23:59"
+    )
+    parser.add_argument("--starts-at", help="meeting start")
+    parser.add_argument("--ends-at", help="meeting end")
+    parser.add_argument("--location", help="meeting place")
+    parser.add_argument("--url", help="a link for details (http or https)")
+    parser.add_argument(
+        "--remind", help="reminder offsets like 14d@09:00,3d@09:00,1d@09:00, or none"
+    )
+    parser.add_argument("--publish-at", help="when to publish (default: now)")
+    parser.add_argument(
+        "--urgent",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send also during quiet hours",
+    )
+
+
+def parse_time(option: str, value: str, tz: tzinfo) -> datetime:
+    try:
+        return parse_when(value, tz, date_only_time=DEADLINE_TIME if option == "deadline" else None)
+    except TimeFormatError as exc:
+        flag = "--" + option.replace("_", "-")
+        raise UsageError(
+            f"{flag}: {value!r} is not a date and time like 2026-04-30T23:59 ({exc})"
+        ) from exc
+
+
+def given_values(args: argparse.Namespace, tz: tzinfo) -> dict[str, Any]:
+    """The field values given on the command line ('' clears an optional one)."""
+    values: dict[str, Any] = {}
+    for name in (*TEXT_OPTIONS, "topic", "location", "url", "remind"):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        values[name] = None if value == "" and name in OPTIONAL_TEXTS else value
+    for name in TIME_OPTIONS:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        values[name] = None if value == "" and name != "publish_at" else parse_time(name, value, tz)
+    if args.kind is not None:
+        values["kind"] = Kind(args.kind)
+    if args.urgent is not None:
+        values["urgent"] = args.urgent
+    return values
+
+
+async def open_service(settings: Settings) -> tuple[Storage, AnnouncementService]:
+    topics = load_topics(settings.content_dir)
+    storage = await Storage.open(settings.db_path)
+    return storage, AnnouncementService(storage, settings, topics)
+
+
+def actor() -> str:
+    return f"cli:{default_user()}"
+
+
+def fail(message: str) -> int:
+    print(f"ngo-bot: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+async def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
+    with use_language("en"):
+        storage, service = await open_service(settings)
+        try:
+            now = service.clock()
+            values = given_values(args, settings.timezone)
+            kind: Kind = values.pop("kind")
+            values.setdefault("topic", kind.default_topic)
+            values.setdefault("remind", kind.default_remind)
+            values.setdefault("publish_at", now)
+            values["urgent"] = bool(values.get("urgent"))
+            if kind is Kind.TAX_CAMPAIGN and values.get("deadline") is None:
+                values["deadline"] = tax_campaign_deadline(now, settings.timezone)
+            announcement = await service.create(Fields(kind=kind, **values), actor=actor())
+        except UsageError as exc:
+            return fail(str(exc))
+        except AnnouncementError as exc:
+            return fail(f"{option_of(exc.field)}{exc.message}")
+        finally:
+            await storage.close()
+    if args.json:
+        print(json.dumps({"id": announcement.id}))
+    elif announcement.published:
+        print(f"announcement #{announcement.id} published")
+    else:
+        when = iso(announcement.fields.publish_at, settings.timezone)
+        print(f"announcement #{announcement.id} scheduled for {when}")
+    return EXIT_OK
+
+
+async def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
+    with use_language("en"):
+        storage, service = await open_service(settings)
+        try:
+            changes = given_values(args, settings.timezone)
+            if not changes:
+                return fail("announce edit: give at least one option to change")
+            result = await service.edit(args.id, changes, actor=actor(), notify=args.notify)
+        except UsageError as exc:
+            return fail(str(exc))
+        except UnknownAnnouncement:
+            return fail(f"there is no announcement #{args.id}")
+        except AnnouncementError as exc:
+            return fail(f"{option_of(exc.field)}{exc.message}")
+        finally:
+            await storage.close()
+    if args.json:
+        print(json.dumps({"id": args.id}))
+    else:
+        changed = ", ".join(sorted(result.changed)) or "nothing"
+        notice = "; correction notice queued" if result.notified else ""
+        print(f"announcement #{args.id} changed: {changed}{notice}")
+    return EXIT_OK
+
+
+async def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    storage, service = await open_service(settings)
+    try:
+        cancelled = await service.cancel(args.id, actor=actor())
+    except UnknownAnnouncement:
+        return fail(f"there is no announcement #{args.id}")
+    finally:
+        await storage.close()
+    print(f"announcement #{args.id} " + ("cancelled" if cancelled else "was cancelled already"))
+    return EXIT_OK
+
+
+def iso(moment: datetime | None, tz: tzinfo) -> str | None:
+    """ISO 8601 with the offset of BOT_TIMEZONE, to the second; None stays None."""
+    if moment is None:
+        return None
+    return moment.astimezone(tz).isoformat(timespec="seconds")
+
+
+async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    storage = await Storage.open(settings.db_path)
+    try:
+        items = await storage.announcements.recent(limit=None)
+    finally:
+        await storage.close()
+    tz = settings.timezone
+    for item in items:
+        fields = item.fields
+        row = {
+            "id": item.id,
+            "kind": fields.kind.value,
+            "topic": fields.topic,
+            "title_pl": fields.title_pl,
+            "deadline": iso(fields.deadline, tz),
+            "starts_at": iso(fields.starts_at, tz),
+            "publish_at": iso(fields.publish_at, tz),
+            "status": item.status.value,
+        }
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            when = row["deadline"] or row["starts_at"] or "-"
+            print(
+                f"#{item.id}\t{item.status.value}\t{fields.kind.value}\t{fields.topic}\t"
+                f"{row['publish_at']}\t{when}\t{fields.title_pl}"
+            )
+    return EXIT_OK
+
+
+async def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    storage, service = await open_service(settings)
+    try:
+        report = await service.deliveries(args.id)
+    except UnknownAnnouncement:
+        return fail(f"there is no announcement #{args.id}")
+    finally:
+        await storage.close()
+    data = report.as_json(settings.timezone)
+    if args.json:
+        print(json.dumps(data))
+        return EXIT_OK
+    print(f"announcement #{args.id}: " + counts_text(data))
+    for reminder in data["reminders"]:
+        print(f"reminder at {reminder['at']}: " + counts_text(reminder))
+    return EXIT_OK
+
+
+def counts_text(counts: dict[str, Any]) -> str:
+    states = ("pending", "sent", "retrying", "failed", "gone", "cancelled")
+    return f"{counts['total']} messages (" + ", ".join(f"{s} {counts[s]}" for s in states) + ")"
+
+
+def option_of(field: str) -> str:
+    """The option a field comes from, as a message prefix ('--deadline: '); '' for others."""
+    return f"--{field.replace('_', '-')}: " if field in FIELD_NAMES else ""
+
+
+EXTENSIONS.append(add_commands)

@@ -1,0 +1,290 @@
+"""What an announcement is, its kinds and their defaults, and the rules its fields must meet."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from bot.announcements import reminders
+from bot.announcements.timeparse import local_moment
+from bot.i18n import N_, _
+
+MAX_TITLE = 200
+MAX_TEXT = 3000
+MAX_LOCATION = 150
+MAX_URL = 300
+DEADLINE_TIME = time(23, 59)
+# A publish time this far in the past still counts as "now" (typing takes a moment).
+PUBLISH_GRACE = timedelta(minutes=5)
+OPTIONAL_LANGUAGES = ("uk", "en")
+
+
+class Kind(StrEnum):
+    GRANT_DEADLINE = "grant-deadline"
+    TAX_CAMPAIGN = "tax-campaign"
+    MEETING = "meeting"
+    NEWS = "news"
+
+    @property
+    def default_topic(self) -> str:
+        return _DEFAULT_TOPIC[self]
+
+    @property
+    def default_remind(self) -> str:
+        return _DEFAULT_REMIND[self]
+
+    @property
+    def has_deadline(self) -> bool:
+        return self in (Kind.GRANT_DEADLINE, Kind.TAX_CAMPAIGN)
+
+    @property
+    def is_event(self) -> bool:
+        return self is Kind.MEETING
+
+    @property
+    def label(self) -> str:
+        """The kind's name in the current language."""
+        return _(_KIND_LABELS[self])
+
+
+_DEFAULT_TOPIC = {
+    Kind.GRANT_DEADLINE: "grants",
+    Kind.TAX_CAMPAIGN: "tax",
+    Kind.MEETING: "meetings",
+    Kind.NEWS: "news",
+}
+_DEFAULT_REMIND = {
+    Kind.GRANT_DEADLINE: "14d@09:00,3d@09:00,1d@09:00",
+    Kind.TAX_CAMPAIGN: "7d@10:00,1d@10:00",
+    Kind.MEETING: "1d@18:00,2h",
+    Kind.NEWS: "none",
+}
+_KIND_LABELS = {
+    Kind.GRANT_DEADLINE: N_("Grant deadline"),
+    Kind.TAX_CAMPAIGN: N_("1.5% tax campaign"),
+    Kind.MEETING: N_("Meeting"),
+    Kind.NEWS: N_("News"),
+}
+
+
+class Status(StrEnum):
+    """scheduled: waits for publish_at; sending: messages being delivered; sent: all settled."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class AnnouncementError(ValueError):
+    """A field breaks a rule; the message (in the current language) says which and how to fix it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Everything staff write about an announcement. Times are aware datetimes."""
+
+    kind: Kind
+    topic: str
+    title_pl: str
+    text_pl: str
+    publish_at: datetime
+    remind: str
+    title_uk: str | None = None
+    text_uk: str | None = None
+    title_en: str | None = None
+    text_en: str | None = None
+    deadline: datetime | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    location: str | None = None
+    url: str | None = None
+    urgent: bool = False
+
+    def has_language(self, language: str) -> bool:
+        """Whether the announcement is written in `language` (Polish always is)."""
+        return language == "pl" or bool(getattr(self, f"title_{language}", None))
+
+    def title(self, language: str) -> str:
+        value = getattr(self, f"title_{language}", None) if self.has_language(language) else None
+        return value if isinstance(value, str) else self.title_pl
+
+    def text(self, language: str) -> str:
+        value = getattr(self, f"text_{language}", None) if self.has_language(language) else None
+        return value if isinstance(value, str) else self.text_pl
+
+    @property
+    def anchor(self) -> datetime | None:
+        """The moment reminders count back from: the deadline, else the start."""
+        return self.deadline or self.starts_at
+
+    def reminder_times(self, tz: tzinfo, *, after: datetime) -> list[datetime]:
+        """When the stored offsets remind, counted back from the deadline or start.
+
+        Moments before publication or before `after` are left out (they have passed).
+        """
+        if self.anchor is None:
+            return []
+        offsets = reminders.parse_offsets(self.remind)
+        return reminders.reminder_times(self.anchor, offsets, tz, after=max(after, self.publish_at))
+
+    def replace(self, **changes: object) -> Fields:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Fields))
+TIME_FIELDS = ("deadline", "starts_at", "ends_at", "publish_at")
+# Fields that can change after publication (kind and topic decide who received it).
+CORRECTABLE = tuple(name for name in FIELD_NAMES if name not in ("kind", "topic"))
+
+
+@dataclass(frozen=True)
+class Announcement:
+    id: int
+    fields: Fields
+    status: Status
+    author: str
+    author_chat_ref: int | None
+    created_at: datetime
+    updated_at: datetime
+    last_changed: tuple[str, ...] = ()
+
+    @property
+    def published(self) -> bool:
+        return self.status in (Status.SENDING, Status.SENT)
+
+
+def tax_campaign_deadline(now: datetime, tz: tzinfo) -> datetime:
+    """30 April 23:59 of the current tax season (next year's once this year's has passed)."""
+    local = now.astimezone(tz)
+    this_year = local_moment(local.date().replace(month=4, day=30), DEADLINE_TIME, tz)
+    if this_year > now:
+        return this_year
+    return local_moment(
+        local.date().replace(year=local.year + 1, month=4, day=30), DEADLINE_TIME, tz
+    )
+
+
+def check_url(url: str) -> str:
+    """The URL if it is an absolute http(s) address, else AnnouncementError."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
+        raise AnnouncementError(
+            "url", _("A link must start with http:// or https://, e.g. https://ngo.krakow.pl")
+        )
+    if len(url) > MAX_URL:
+        raise AnnouncementError("url", too_long(_("The link"), MAX_URL, len(url)))
+    return url
+
+
+def too_long(what: str, limit: int, length: int) -> str:
+    return _("{what} is too long ({length} characters; at most {limit}).").format(
+        what=what, length=length, limit=limit
+    )
+
+
+def validate(
+    fields: Fields,
+    *,
+    now: datetime,
+    topics: Collection[str],
+    changed: Collection[str] | None = None,
+) -> Fields:
+    """Check every rule; return the fields with the reminder list in canonical form.
+
+    Times in the past are refused only for fields in `changed` (all of them when None), so an
+    edit of a text does not fail because the announcement was published yesterday.
+    """
+    _check_texts(fields)
+    if fields.topic not in topics:
+        raise AnnouncementError(
+            "topic",
+            _("There is no topic {given}. Topics: {slugs}.").format(
+                given=fields.topic, slugs=", ".join(topics)
+            ),
+        )
+    if fields.url is not None:
+        check_url(fields.url)
+    _check_dates(fields, now, set(FIELD_NAMES if changed is None else changed))
+    try:
+        remind = reminders.normalise(fields.remind)
+    except reminders.OffsetError as exc:
+        raise AnnouncementError("remind", remind_error(str(exc))) from exc
+    return fields.replace(remind=remind)
+
+
+def remind_error(detail: str) -> str:
+    return _(
+        "Reminders are a comma list like 14d@09:00,3d@09:00,2h (d days, w weeks, h hours, "
+        "m minutes, @HH:MM a time of day) or none. Problem: {detail}"
+    ).format(detail=detail)
+
+
+def _check_texts(fields: Fields) -> None:
+    if not fields.title_pl.strip():
+        raise AnnouncementError("title_pl", _("The Polish title is required."))
+    if not fields.text_pl.strip():
+        raise AnnouncementError("text_pl", _("The Polish text is required."))
+    for language in ("pl", *OPTIONAL_LANGUAGES):
+        title = getattr(fields, f"title_{language}")
+        text = getattr(fields, f"text_{language}")
+        if (title is None) != (text is None):
+            raise AnnouncementError(
+                f"title_{language}",
+                _("Give both the title and the text in {language}, or neither.").format(
+                    language=language
+                ),
+            )
+        if title is not None and len(title) > MAX_TITLE:
+            raise AnnouncementError(
+                f"title_{language}", too_long(_("The title"), MAX_TITLE, len(title))
+            )
+        if text is not None and len(text) > MAX_TEXT:
+            raise AnnouncementError(
+                f"text_{language}", too_long(_("The text"), MAX_TEXT, len(text))
+            )
+    if fields.location is not None and len(fields.location) > MAX_LOCATION:
+        raise AnnouncementError(
+            "location", too_long(_("The location"), MAX_LOCATION, len(fields.location))
+        )
+
+
+def _check_dates(fields: Fields, now: datetime, changed: set[str]) -> None:
+    kind = fields.kind
+    if kind.has_deadline and fields.deadline is None:
+        raise AnnouncementError("deadline", _("This kind of announcement needs a deadline."))
+    if not kind.has_deadline and fields.deadline is not None:
+        raise AnnouncementError(
+            "deadline", _("Only grant deadlines and tax campaigns have a deadline.")
+        )
+    if kind.is_event and fields.starts_at is None:
+        raise AnnouncementError("starts_at", _("A meeting needs a start time."))
+    if not kind.is_event and (fields.starts_at or fields.ends_at or fields.location):
+        raise AnnouncementError(
+            "starts_at", _("Only meetings have a start, an end and a location.")
+        )
+    if "publish_at" in changed and fields.publish_at < now - PUBLISH_GRACE:
+        raise AnnouncementError("publish_at", _("The publication time is in the past."))
+    for name in ("deadline", "starts_at", "ends_at"):
+        value: datetime | None = getattr(fields, name)
+        if value is None:
+            continue
+        if name in changed and value <= now:
+            raise AnnouncementError(name, _("This date is in the past."))
+        if value <= fields.publish_at and (name in changed or "publish_at" in changed):
+            raise AnnouncementError(name, _("This date is before the publication time."))
+    if (
+        fields.ends_at is not None
+        and fields.starts_at is not None
+        and fields.ends_at <= fields.starts_at
+    ):
+        raise AnnouncementError("ends_at", _("The end must be after the start."))

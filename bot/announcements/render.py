@@ -1,0 +1,208 @@
+"""Announcements as subscribers see them, per chat language and platform (HTML subset).
+
+Staff-written text is escaped here, once; nothing is split: the field limits keep every message
+under the platforms' 4096 characters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
+from enum import StrEnum
+
+from babel.dates import format_datetime
+
+from bot.announcements.model import Announcement, Fields
+from bot.core.context import command_prefix
+from bot.core.markup import bold, escape, link
+from bot.core.messages import Reply
+from bot.core.topics import Topics
+from bot.i18n import _, use_language
+
+DATE_PATTERN = "EEEE, d MMMM y, HH:mm"
+TIME_PATTERN = "HH:mm"
+
+
+class Purpose(StrEnum):
+    """Why a broadcast goes out: one announcement has one publication and maybe more."""
+
+    PUBLICATION = "publication"
+    REMINDER = "reminder"
+    CORRECTION = "correction"
+    SUMMARY = "summary"
+
+
+# Fields a correction notice mentions (a changed reminder list or urgency is not news).
+NOTICEABLE = (
+    "title_pl",
+    "text_pl",
+    "title_uk",
+    "text_uk",
+    "title_en",
+    "text_en",
+    "deadline",
+    "starts_at",
+    "ends_at",
+    "location",
+    "url",
+)
+
+
+def format_when(moment: datetime, language: str, tz: tzinfo) -> str:
+    """A date and time for people: 'czwartek, 30 kwietnia 2026, 23:59' in BOT_TIMEZONE."""
+    return str(format_datetime(moment, DATE_PATTERN, tzinfo=tz, locale=language))
+
+
+def format_span(start: datetime, end: datetime | None, language: str, tz: tzinfo) -> str:
+    """A meeting's time: the end as a bare clock time when it is on the same day."""
+    first = format_when(start, language, tz)
+    if end is None:
+        return first
+    if end.astimezone(tz).date() == start.astimezone(tz).date():
+        last = str(format_datetime(end, TIME_PATTERN, tzinfo=tz, locale=language))
+    else:
+        last = format_when(end, language, tz)
+    return f"{first} – {last}"
+
+
+def unsubscribe_hint(topic: str, platform: str, topics: Topics, language: str) -> str:
+    """One line: how this chat stops receiving the topic ('/unsubscribe grants')."""
+    known = topics.get(topic)
+    name = known.name(language) if known else topic
+    command = f"{command_prefix(platform)}unsubscribe {topic}"
+    return (
+        "<i>"
+        + _("To stop receiving “{topic}”: {command}").format(
+            topic=escape(name), command=escape(command)
+        )
+        + "</i>"
+    )
+
+
+def detail_lines(
+    fields: Fields, language: str, tz: tzinfo, only: set[str] | None = None
+) -> list[str]:
+    """Deadline, time, place and link lines (those in `only`, when given)."""
+
+    def wanted(*names: str) -> bool:
+        return only is None or any(name in only for name in names)
+
+    lines = []
+    if fields.deadline is not None and wanted("deadline"):
+        lines.append(
+            "📅 " + _("Deadline: {when}").format(when=format_when(fields.deadline, language, tz))
+        )
+    if fields.starts_at is not None and wanted("starts_at", "ends_at"):
+        span = format_span(fields.starts_at, fields.ends_at, language, tz)
+        lines.append("🗓 " + _("When: {when}").format(when=span))
+    if fields.location and wanted("location"):
+        lines.append("📍 " + _("Where: {place}").format(place=escape(fields.location)))
+    if fields.url and wanted("url"):
+        lines.append("🔗 " + link(fields.url))
+    return lines
+
+
+def language_note(fields: Fields, language: str) -> str | None:
+    """The one-line note for a chat whose language the announcement is not written in."""
+    if fields.has_language(language):
+        return None
+    return "<i>" + _("This announcement is available only in Polish.") + "</i>"
+
+
+def announcement_body(fields: Fields, language: str, tz: tzinfo) -> list[str]:
+    """Title, kind, the language note, the text and the details."""
+    marker = "❗ " if fields.urgent else "📢 "
+    lines = [marker + bold(fields.title(language)), "<i>" + escape(fields.kind.label) + "</i>"]
+    note = language_note(fields, language)
+    if note:
+        lines.append(note)
+    lines.extend(["", escape(fields.text(language))])
+    details = detail_lines(fields, language, tz)
+    if details:
+        lines.append("")
+        lines.extend(details)
+    return lines
+
+
+def render_publication(
+    fields: Fields, language: str, platform: str, topics: Topics, tz: tzinfo
+) -> str:
+    lines = announcement_body(fields, language, tz)
+    lines.extend(["", unsubscribe_hint(fields.topic, platform, topics, language)])
+    return "\n".join(lines)
+
+
+def render_reminder(
+    fields: Fields, language: str, platform: str, topics: Topics, tz: tzinfo
+) -> str:
+    """Short: the title and the details, not the whole text again."""
+    lines = ["⏰ " + bold(_("Reminder")), bold(fields.title(language))]
+    note = language_note(fields, language)
+    if note:
+        lines.append(note)
+    lines.extend(detail_lines(fields, language, tz))
+    lines.extend(["", unsubscribe_hint(fields.topic, platform, topics, language)])
+    return "\n".join(lines)
+
+
+def render_correction(
+    fields: Fields, changed: set[str], language: str, platform: str, topics: Topics, tz: tzinfo
+) -> str:
+    """What changed, with the new values."""
+    # The heading carries the current title, so a corrected title needs no line of its own.
+    lines = ["✏️ " + _("Correction to “{title}”:").format(title=bold(fields.title(language)))]
+    if changed & {"text_pl", "text_uk", "text_en"}:
+        lines.extend(["", escape(fields.text(language)), ""])
+    details = detail_lines(fields, language, tz, only=changed)
+    lines.extend(details)
+    removed = [
+        name for name in ("location", "url") if name in changed and not getattr(fields, name)
+    ]
+    if removed:
+        lines.append(_("The link or place given before no longer applies."))
+    lines.extend(["", unsubscribe_hint(fields.topic, platform, topics, language)])
+    return "\n".join(lines)
+
+
+def render_summary(announcement: Announcement, counts: Mapping[str, int], language: str) -> str:
+    """The author's report when the publication has been delivered."""
+    title = announcement.fields.title(language)
+    return "\n".join(
+        [
+            "📊 "
+            + _("Announcement #{id} “{title}” has been delivered.").format(
+                id=announcement.id, title=bold(title)
+            ),
+            _("Sent: {sent}. No longer reachable: {gone}. Failed: {failed}.").format(
+                sent=counts.get("sent", 0),
+                gone=counts.get("gone", 0),
+                failed=counts.get("failed", 0),
+            ),
+        ]
+    )
+
+
+def render_message(
+    announcement: Announcement,
+    purpose: Purpose,
+    detail: str,
+    language: str,
+    platform: str,
+    topics: Topics,
+    tz: tzinfo,
+) -> Reply:
+    """One outbox message for one chat, in that chat's language."""
+    fields = announcement.fields
+    with use_language(language):
+        if purpose is Purpose.PUBLICATION:
+            text = render_publication(fields, language, platform, topics, tz)
+        elif purpose is Purpose.REMINDER:
+            text = render_reminder(fields, language, platform, topics, tz)
+        elif purpose is Purpose.CORRECTION:
+            changed = set(json.loads(detail)) if detail else set(NOTICEABLE)
+            text = render_correction(fields, changed, language, platform, topics, tz)
+        else:
+            counts = json.loads(detail) if detail else {}
+            text = render_summary(announcement, counts, language)
+    return Reply(text)

@@ -1,0 +1,443 @@
+"""The questions of the guided `announce` flow: steps, answers, prompts, draft data.
+
+A draft is a dict of answers (JSON in the database): field values, with times as UTC ISO text.
+The next question is always the first step that applies to the draft and has no answer yet, so
+going back to a step is just forgetting its answer (and what depends on it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.announcements import reminders
+from bot.announcements.model import (
+    DEADLINE_TIME,
+    MAX_LOCATION,
+    MAX_TEXT,
+    MAX_TITLE,
+    AnnouncementError,
+    Fields,
+    Kind,
+    check_url,
+    tax_campaign_deadline,
+    too_long,
+)
+from bot.announcements.render import format_when
+from bot.announcements.service import AnnouncementService
+from bot.announcements.timeparse import TimeFormatError, parse_when
+from bot.clock import from_db, to_db, utcnow
+from bot.core.context import Context
+from bot.core.markup import escape
+from bot.core.messages import Button, Reply
+from bot.i18n import N_, _
+
+MODE = "_mode"
+CORRECTING = "correct"
+TARGET = "_id"
+CHANGES = "_changes"
+
+
+class Step(StrEnum):
+    """A question of the flow; field steps are named after the field they fill."""
+
+    KIND = "kind"
+    TITLE_PL = "title_pl"
+    TEXT_PL = "text_pl"
+    TITLE_UK = "title_uk"
+    TEXT_UK = "text_uk"
+    TITLE_EN = "title_en"
+    TEXT_EN = "text_en"
+    DEADLINE = "deadline"
+    STARTS_AT = "starts_at"
+    ENDS_AT = "ends_at"
+    LOCATION = "location"
+    URL = "url"
+    TOPIC = "topic"
+    REMIND = "remind"
+    URGENT = "urgent"
+    PREVIEW = "preview"
+    PUBLISH_AT = "publish_at"
+
+
+ORDER = (
+    Step.KIND,
+    Step.TITLE_PL,
+    Step.TEXT_PL,
+    Step.TITLE_UK,
+    Step.TEXT_UK,
+    Step.TITLE_EN,
+    Step.TEXT_EN,
+    Step.DEADLINE,
+    Step.STARTS_AT,
+    Step.ENDS_AT,
+    Step.LOCATION,
+    Step.URL,
+    Step.TOPIC,
+    Step.REMIND,
+    Step.URGENT,
+)
+# Steps reached through another (a text after its title, the end after the start): edit menus
+# offer the first one only.
+FOLLOW_UPS = (Step.TEXT_UK, Step.TEXT_EN, Step.ENDS_AT)
+SKIPPABLE = {Step.TITLE_UK, Step.TITLE_EN, Step.ENDS_AT, Step.LOCATION, Step.URL}
+# What going back to a step clears, so that the flow asks again what depends on it.
+CLEARS = {
+    Step.KIND: ("kind", "deadline", "starts_at", "ends_at", "location", "topic", "remind"),
+    Step.TITLE_UK: ("title_uk", "text_uk"),
+    Step.TITLE_EN: ("title_en", "text_en"),
+    Step.STARTS_AT: ("starts_at", "ends_at"),
+}
+# Names accepted for a field in `announce edit ID <field> <value>` besides the field names.
+FIELD_ALIASES = {
+    "title": "title_pl",
+    "text": "text_pl",
+    "start": "starts_at",
+    "end": "ends_at",
+    "link": "url",
+    "reminders": "remind",
+}
+CORRECTION_FIELDS = (
+    "title_pl",
+    "text_pl",
+    "title_uk",
+    "text_uk",
+    "title_en",
+    "text_en",
+    "deadline",
+    "starts_at",
+    "ends_at",
+    "location",
+    "url",
+    "remind",
+    "urgent",
+    "publish_at",
+)
+
+
+class FlowError(ValueError):
+    """An answer that does not fit the step; the message says why."""
+
+
+def as_step(text: str) -> Step | None:
+    try:
+        return Step(text)
+    except ValueError:
+        return None
+
+
+def field_label(step: Step) -> str:
+    labels = {
+        Step.KIND: N_("Kind"),
+        Step.TITLE_PL: N_("Polish title"),
+        Step.TEXT_PL: N_("Polish text"),
+        Step.TITLE_UK: N_("Ukrainian version"),
+        Step.TEXT_UK: N_("Ukrainian text"),
+        Step.TITLE_EN: N_("English version"),
+        Step.TEXT_EN: N_("English text"),
+        Step.DEADLINE: N_("Deadline"),
+        Step.STARTS_AT: N_("Start and end"),
+        Step.ENDS_AT: N_("End"),
+        Step.LOCATION: N_("Location"),
+        Step.URL: N_("Link"),
+        Step.TOPIC: N_("Topic"),
+        Step.REMIND: N_("Reminders"),
+        Step.URGENT: N_("Urgency"),
+        Step.PUBLISH_AT: N_("Publication time"),
+    }
+    return _(labels.get(step, step.value))
+
+
+# --- draft data ---------------------------------------------------------------------------------
+
+
+def draft_kind(data: dict[str, Any]) -> Kind | None:
+    return Kind(data["kind"]) if data.get("kind") else None
+
+
+def applies(step: Step, data: dict[str, Any]) -> bool:
+    """Whether the step is asked for this draft (dates depend on the kind, texts on titles)."""
+    kind = draft_kind(data)
+    if step is Step.DEADLINE:
+        return kind is not None and kind.has_deadline
+    if step in (Step.STARTS_AT, Step.ENDS_AT, Step.LOCATION):
+        return kind is Kind.MEETING
+    if step is Step.TEXT_UK:
+        return data.get("title_uk") is not None
+    if step is Step.TEXT_EN:
+        return data.get("title_en") is not None
+    if step is Step.REMIND:
+        return kind is not None and kind is not Kind.NEWS
+    return True
+
+
+def next_step(data: dict[str, Any]) -> Step:
+    """The first question not answered yet, else the preview."""
+    for step in ORDER:
+        if applies(step, data) and step.value not in data:
+            return step
+    return Step.PREVIEW
+
+
+def moment(data: dict[str, Any], name: str) -> datetime | None:
+    value = data.get(name)
+    return from_db(value) if isinstance(value, str) else None
+
+
+def field_values(data: dict[str, Any]) -> dict[str, Any]:
+    """Draft answers as Fields values (datetimes and the kind parsed back)."""
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name.startswith("_"):
+            continue
+        if name in ("deadline", "starts_at", "ends_at", "publish_at"):
+            values[name] = from_db(value) if value else None
+        elif name == "kind":
+            values[name] = Kind(value)
+        else:
+            values[name] = value
+    return values
+
+
+def fields_from_draft(data: dict[str, Any], publish_at: datetime) -> Fields:
+    """A complete draft as Fields; steps that did not apply take the kind's defaults."""
+    values = field_values(data)
+    kind: Kind = values.pop("kind")
+    values.setdefault("topic", kind.default_topic)
+    values.setdefault("remind", kind.default_remind)
+    values["publish_at"] = publish_at
+    return Fields(kind=kind, **values)
+
+
+def draft_from_fields(fields: Fields) -> dict[str, Any]:
+    """An announcement's fields in draft form (for parsing a correction against them)."""
+    data: dict[str, Any] = {}
+    for name in (*CORRECTION_FIELDS, "kind", "topic"):
+        value = getattr(fields, name)
+        data[name] = to_db(value) if isinstance(value, datetime) else value
+    data["kind"] = fields.kind.value
+    return data
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+
+def words(*english: str) -> set[str]:
+    """An answer word in English and in the chat's language."""
+    return {w.lower() for word in english for w in (word, _(word))}
+
+
+def parse_answer(step: Step, text: str, data: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    """The draft values an answer gives, or FlowError saying what is wrong."""
+    answer = text.strip()
+    lowered = answer.lower()
+    if step in SKIPPABLE and lowered in words(N_("skip")) | {"-"}:
+        return {name: None for name in CLEARS.get(step, (step.value,))}
+    if step is Step.KIND:
+        try:
+            return {"kind": Kind(lowered).value}
+        except ValueError:
+            raise FlowError(_("Please choose one of the kinds below.")) from None
+    if step.value.startswith(("title_", "text_")):
+        return {step.value: checked_text(step, answer)}
+    if step in (Step.DEADLINE, Step.STARTS_AT, Step.ENDS_AT, Step.PUBLISH_AT):
+        return {step.value: to_db(parse_moment(step, answer, data, ctx))}
+    if step is Step.LOCATION:
+        if len(answer) > MAX_LOCATION:
+            raise FlowError(too_long(_("The location"), MAX_LOCATION, len(answer)))
+        return {"location": answer}
+    if step is Step.URL:
+        try:
+            return {"url": check_url(answer)}
+        except AnnouncementError as exc:
+            raise FlowError(exc.message) from None
+    if step is Step.TOPIC:
+        return {"topic": parse_topic(lowered, data, ctx)}
+    if step is Step.REMIND:
+        return {"remind": parse_remind(lowered, data)}
+    if step is Step.URGENT:
+        if lowered in words(N_("yes")):
+            return {"urgent": True}
+        if lowered in words(N_("no")):
+            return {"urgent": False}
+        raise FlowError(_("Please answer yes or no."))
+    raise FlowError(_("Please choose one of the options below."))
+
+
+def checked_text(step: Step, answer: str) -> str:
+    limit = MAX_TITLE if step.value.startswith("title_") else MAX_TEXT
+    if not answer:
+        raise FlowError(_("This cannot be empty."))
+    if len(answer) > limit:
+        what = _("The title") if limit == MAX_TITLE else _("The text")
+        raise FlowError(too_long(what, limit, len(answer)))
+    return answer
+
+
+def parse_moment(step: Step, answer: str, data: dict[str, Any], ctx: Context) -> datetime:
+    tz = ctx.settings.timezone
+    now = utcnow()
+    kind = draft_kind(data)
+    if (
+        step is Step.DEADLINE
+        and kind is Kind.TAX_CAMPAIGN
+        and answer.lower() in words(N_("default"))
+    ):
+        return tax_campaign_deadline(now, tz)
+    starts_at = moment(data, "starts_at")
+    try:
+        value = parse_when(
+            answer,
+            tz,
+            date_only_time=DEADLINE_TIME if step is Step.DEADLINE else None,
+            same_day_as=starts_at if step is Step.ENDS_AT else None,
+        )
+    except TimeFormatError as exc:
+        if exc.reason == TimeFormatError.TIME_NEEDED:
+            raise FlowError(_("Please add the time of day.")) from None
+        if exc.reason == TimeFormatError.NONEXISTENT:
+            raise FlowError(_("This time does not exist: the clocks go forward then.")) from None
+        raise FlowError(_("I could not read this date.")) from None
+    if value <= now:
+        raise FlowError(_("This date is in the past."))
+    if step is Step.ENDS_AT and starts_at is not None and value <= starts_at:
+        raise FlowError(_("The end must be after the start."))
+    return value
+
+
+def parse_topic(answer: str, data: dict[str, Any], ctx: Context) -> str:
+    kind = draft_kind(data)
+    if answer in words(N_("default")) and kind is not None:
+        return kind.default_topic
+    if ctx.topics.get(answer) is None:
+        raise FlowError(
+            _("There is no topic {given}. Topics: {slugs}.").format(
+                given=escape(answer[:40]), slugs=", ".join(ctx.topics.slugs)
+            )
+        )
+    return answer
+
+
+def parse_remind(answer: str, data: dict[str, Any]) -> str:
+    kind = draft_kind(data)
+    if answer in words(N_("default")) and kind is not None:
+        return kind.default_remind
+    try:
+        return reminders.normalise(answer)
+    except reminders.OffsetError as exc:
+        raise FlowError(escape(str(exc))) from None
+
+
+# --- prompts ------------------------------------------------------------------------------------
+
+
+def pick(step: Step, value: str, label: str) -> Button:
+    return Button(label, f"announce pick {step.value} {value}")
+
+
+def skip_button(step: Step) -> tuple[tuple[Button, ...], ...]:
+    return ((pick(step, "skip", _("Skip")),),)
+
+
+def prompt(step: Step, data: dict[str, Any], ctx: Context) -> Reply:
+    """The question of a step, with an example and the buttons for its choices."""
+    kind = draft_kind(data)
+    tz = ctx.settings.timezone
+    if step is Step.KIND:
+        buttons = tuple((pick(step, k.value, k.label),) for k in Kind)
+        return Reply(_("What kind of announcement is it?"), buttons=buttons)
+    if step is Step.TITLE_PL:
+        return Reply(_("The title in Polish (at most {limit} characters):").format(limit=MAX_TITLE))
+    if step is Step.TEXT_PL:
+        return Reply(_("The text in Polish (at most {limit} characters):").format(limit=MAX_TEXT))
+    if step in (Step.TITLE_UK, Step.TITLE_EN):
+        question = (
+            _("The title in Ukrainian, or Skip if there is no Ukrainian version:")
+            if step is Step.TITLE_UK
+            else _("The title in English, or Skip if there is no English version:")
+        )
+        return Reply(question, buttons=skip_button(step))
+    if step is Step.TEXT_UK:
+        return Reply(_("The text in Ukrainian:"))
+    if step is Step.TEXT_EN:
+        return Reply(_("The text in English:"))
+    if step is Step.DEADLINE:
+        text = _(
+            "The deadline: a date and time like 30.04.2026 23:59 or 2026-04-30T23:59 "
+            "(a date alone means 23:59)."
+        )
+        if kind is Kind.TAX_CAMPAIGN:
+            default = tax_campaign_deadline(utcnow(), tz)
+            label = _("Default: {when}").format(when=format_when(default, ctx.language, tz))
+            return Reply(text, buttons=((pick(step, "default", label),),))
+        return Reply(text)
+    if step is Step.STARTS_AT:
+        return Reply(_("When does it start? A date and time like 15.05.2026 18:00."))
+    if step is Step.ENDS_AT:
+        return Reply(
+            _("When does it end? A time like 20:00 (the same day) or a date and time, or Skip."),
+            buttons=skip_button(step),
+        )
+    if step is Step.LOCATION:
+        return Reply(_("Where? An address, or Skip."), buttons=skip_button(step))
+    if step is Step.URL:
+        return Reply(
+            _("A link for details, like https://ngo.krakow.pl/..., or Skip."),
+            buttons=skip_button(step),
+        )
+    if step is Step.TOPIC:
+        return topic_prompt(kind, ctx)
+    if step is Step.REMIND:
+        remind = kind.default_remind if kind else reminders.NONE
+        return Reply(
+            _(
+                "Reminders before the date: a comma list like 7d@09:00,1d@09:00,2h "
+                "(d days, w weeks, h hours, m minutes, @HH:MM a time of day), or none. "
+                "Default: {default}"
+            ).format(default=remind),
+            buttons=((pick(step, "default", _("Default: {default}").format(default=remind)),),),
+        )
+    if step is Step.URGENT:
+        return Reply(
+            _("Is it urgent? Urgent announcements are sent during quiet hours too."),
+            buttons=((pick(step, "yes", _("Urgent")), pick(step, "no", _("Not urgent"))),),
+        )
+    if step is Step.PUBLISH_AT:
+        return Reply(_("When should it be published? A date and time like 30.04.2026 09:00."))
+    return Reply(_("Choose below what to do with the announcement."), buttons=preview_buttons())
+
+
+def topic_prompt(kind: Kind | None, ctx: Context) -> Reply:
+    default = kind.default_topic if kind else None
+    ordered = sorted(ctx.topics.items, key=lambda t: t.slug != default)
+    buttons = tuple(
+        (
+            pick(
+                Step.TOPIC,
+                topic.slug,
+                topic.name(ctx.language) + (" " + _("(default)") if topic.slug == default else ""),
+            ),
+        )
+        for topic in ordered
+    )
+    return Reply(_("Which topic? Subscribers of that topic receive it."), buttons=buttons)
+
+
+def preview_buttons() -> tuple[tuple[Button, ...], ...]:
+    return (
+        (Button(_("Publish now"), "announce publish"), Button(_("Schedule"), "announce schedule")),
+        (Button(_("Edit"), "announce edit"), Button(_("Cancel"), "announce cancel")),
+    )
+
+
+def with_problem(problem: str, reply: Reply) -> Reply:
+    return Reply(f"⚠️ {problem}\n\n{reply.text}", buttons=reply.buttons)
+
+
+def service(ctx: Context) -> AnnouncementService:
+    return AnnouncementService(ctx.storage, ctx.settings, ctx.topics)
+
+
+def unknown(announcement_id: int) -> Reply:
+    return Reply(_("There is no announcement #{id}.").format(id=announcement_id))

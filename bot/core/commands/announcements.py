@@ -1,0 +1,158 @@
+"""`announcements`: the latest announcements with their delivery; show or cancel one."""
+
+from __future__ import annotations
+
+from bot.announcements.model import Status
+from bot.announcements.render import format_span, format_when
+from bot.announcements.service import DeliveryReport, UnknownAnnouncement
+from bot.clock import utcnow
+from bot.core.commands.announce_steps import service, unknown
+from bot.core.context import Context
+from bot.core.markup import bold, escape
+from bot.core.messages import Reply
+from bot.core.registry import Audience, registry
+from bot.i18n import N_, _
+from bot.storage.outbox import Counts
+
+LIST_LIMIT = 10
+
+
+def status_label(status: Status) -> str:
+    labels = {
+        Status.SCHEDULED: N_("scheduled"),
+        Status.SENDING: N_("sending"),
+        Status.SENT: N_("delivered"),
+        Status.CANCELLED: N_("cancelled"),
+    }
+    return _(labels[status])
+
+
+def counts_line(counts: Counts) -> str:
+    return _(
+        "Messages: {total} — sent {sent}, waiting {pending}, retrying {retrying}, "
+        "failed {failed}, unreachable {gone}, cancelled {cancelled}"
+    ).format(**counts.as_dict())
+
+
+@registry.command(
+    "announcements",
+    N_("Announcements with their delivery; cancel or inspect one"),
+    usage=N_("[show ID | cancel ID]"),
+    audience=Audience.STAFF,
+)
+async def announcements(ctx: Context, args: str) -> list[Reply]:
+    word, _sep, rest = args.partition(" ")
+    word, rest = word.lower(), rest.strip()
+    if word in ("show", "cancel"):
+        if not rest.isdigit():
+            return [
+                Reply(
+                    _("Send {example}.").format(example=escape(ctx.cmd(f"announcements {word} ID")))
+                )
+            ]
+        if word == "show":
+            return [await show(ctx, int(rest))]
+        return [await cancel_announcement(ctx, int(rest))]
+    return [await latest(ctx)]
+
+
+async def latest(ctx: Context) -> Reply:
+    items = await ctx.storage.announcements.recent(LIST_LIMIT)
+    if not items:
+        return Reply(
+            _("No announcements yet. Send {announce} to write one.").format(
+                announce=ctx.cmd("announce")
+            )
+        )
+    counts = await ctx.storage.outbox.publication_counts([a.id for a in items])
+    tz = ctx.settings.timezone
+    lines = [bold(_("Announcements, latest first:"))]
+    for item in items:
+        lines.append(
+            f"#{item.id} {bold(item.fields.title_pl)} — {escape(status_label(item.status))}"
+        )
+        detail = _("{kind}, topic {topic}, published {when}").format(
+            kind=escape(item.fields.kind.label),
+            topic=escape(item.fields.topic),
+            when=format_when(item.fields.publish_at, ctx.language, tz),
+        )
+        lines.append(f"    {detail}")
+        if item.id in counts:
+            lines.append(f"    {counts_line(counts[item.id])}")
+    lines.append("")
+    lines.append(
+        _("Details: {show}; cancel: {cancel}").format(
+            show=escape(ctx.cmd("announcements show ID")),
+            cancel=escape(ctx.cmd("announcements cancel ID")),
+        )
+    )
+    return Reply("\n".join(lines))
+
+
+async def show(ctx: Context, announcement_id: int) -> Reply:
+    svc = service(ctx)
+    try:
+        announcement = await svc.get(announcement_id)
+        report = await svc.deliveries(announcement_id)
+    except UnknownAnnouncement:
+        return unknown(announcement_id)
+    fields = announcement.fields
+    tz = ctx.settings.timezone
+    lines = [
+        f"#{announcement.id} {bold(fields.title_pl)} — {escape(status_label(announcement.status))}",
+        _("{kind}, topic {topic}, published {when}").format(
+            kind=escape(fields.kind.label),
+            topic=escape(fields.topic),
+            when=format_when(fields.publish_at, ctx.language, tz),
+        ),
+    ]
+    if fields.deadline:
+        lines.append(
+            _("Deadline: {when}").format(when=format_when(fields.deadline, ctx.language, tz))
+        )
+    if fields.starts_at:
+        lines.append(
+            _("When: {when}").format(
+                when=format_span(fields.starts_at, fields.ends_at, ctx.language, tz)
+            )
+        )
+    lines.append(_("Reminders: {remind}").format(remind=escape(fields.remind)))
+    upcoming = fields.reminder_times(tz, after=utcnow())
+    if upcoming and announcement.status is not Status.CANCELLED:
+        moments = "; ".join(format_when(moment, ctx.language, tz) for moment in upcoming)
+        lines.append(_("Next reminders: {moments}").format(moments=moments))
+    lines.extend(["", bold(_("Publication:")), counts_line(report.publication)])
+    lines.extend(broadcast_lines(ctx, report))
+    return Reply("\n".join(lines))
+
+
+def broadcast_lines(ctx: Context, report: DeliveryReport) -> list[str]:
+    lines = []
+    tz = ctx.settings.timezone
+    for broadcast in report.broadcasts:
+        if broadcast.purpose == "reminder":
+            title = _("Reminder of {when}:").format(
+                when=format_when(broadcast.due_at, ctx.language, tz)
+            )
+        elif broadcast.purpose == "correction":
+            title = _("Correction of {when}:").format(
+                when=format_when(broadcast.due_at, ctx.language, tz)
+            )
+        else:
+            continue
+        lines.extend([bold(title), counts_line(broadcast.counts)])
+    return lines
+
+
+async def cancel_announcement(ctx: Context, announcement_id: int) -> Reply:
+    try:
+        cancelled = await service(ctx).cancel(announcement_id, actor=ctx.actor)
+    except UnknownAnnouncement:
+        return unknown(announcement_id)
+    if not cancelled:
+        return Reply(_("Announcement #{id} was cancelled already.").format(id=announcement_id))
+    return Reply(
+        _("Cancelled announcement #{id}: messages not sent yet will not be sent.").format(
+            id=announcement_id
+        )
+    )

@@ -1,0 +1,434 @@
+"""The dispatcher: publishes due announcements, claims due outbox rows, sends them, records.
+
+One loop per platform claims a batch of due rows for that platform's chats (one transaction),
+sends them through the platform's transport at its pace, at most `concurrency` in flight, and
+writes the outcomes in batches (one transaction per `flush_size` outcomes or `flush_interval`
+seconds). A housekeeping loop, about every second, puts back rows whose claim outlived the lease
+(their sender died), publishes scheduled announcements that fell due (the CLI may have written
+them from another process) and closes finished broadcasts.
+
+A crash between sending and recording repeats at most the rows that were claimed and not yet
+recorded; it never loses one. `send()` of a transport is the only contact with a platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.announcements.model import Announcement, Status
+from bot.announcements.render import Purpose, render_message
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.core.messages import Reply
+from bot.core.topics import Topics
+from bot.delivery.limits import PlatformLimits, SendLimiter, limits_for
+from bot.storage import Storage
+from bot.storage.outbox import GONE_DETAIL, ClaimedMessage, Settled, State
+from bot.transports.base import OutcomeKind, SendOutcome, Transport
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """Timings and sizes of the dispatcher (defaults for production; tests shrink them)."""
+
+    poll_interval: float = 1.0
+    lease: float = 60.0
+    max_attempts: int = 5
+    backoff_base: float = 15.0
+    backoff_cap: float = 3600.0
+    claim_size: int = 500
+    flush_size: int = 100
+    flush_interval: float = 0.25
+    concurrency: int = 2
+    stop_timeout: float = 10.0
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before attempt `attempts + 1` after a transient error (exponential, capped)."""
+        return float(min(self.backoff_cap, self.backoff_base * 2 ** max(0, attempts - 1)))
+
+    def claim_size_for(self, limits: PlatformLimits) -> int:
+        """About two seconds of sending, so that a cancel stops a broadcast quickly."""
+        if limits.rate is None:
+            return self.claim_size
+        return max(10, min(self.claim_size, int(limits.rate * 2)))
+
+
+class Dispatcher:
+    """A Service of BotRuntime: start() launches its loops, stop() lets in-flight sends finish."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        topics: Topics,
+        transports: Mapping[str, Transport],
+        *,
+        policy: DeliveryPolicy | None = None,
+        limits: Mapping[str, PlatformLimits] | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._storage = storage
+        self._settings = settings
+        self._topics = topics
+        self._transports = transports
+        self._policy = policy or DeliveryPolicy()
+        self._limits = dict(limits or {})
+        self._clock = clock
+        self._owner = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._stopping = asyncio.Event()
+        self._wake: dict[str, asyncio.Event] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._senders: dict[str, PlatformSender] = {}
+
+    async def start(self) -> None:
+        """Re-queue abandoned claims and publish what is due, then start the loops."""
+        self._stopping.clear()
+        await self.housekeeping()
+        for platform, transport in self._transports.items():
+            limits = self._limits.get(platform) or limits_for(platform, self._settings)
+            self._senders[platform] = PlatformSender(
+                transport,
+                SendLimiter(limits),
+                storage=self._storage,
+                settings=self._settings,
+                topics=self._topics,
+                policy=self._policy,
+                clock=self._clock,
+                owner=self._owner,
+                stopping=self._stopping,
+            )
+            self._wake[platform] = asyncio.Event()
+            self._tasks.append(
+                asyncio.create_task(self._platform_loop(platform), name=f"deliver-{platform}")
+            )
+        self._tasks.append(asyncio.create_task(self._housekeeping_loop(), name="outbox"))
+
+    async def stop(self) -> None:
+        """Finish the messages in flight, record them, give back the rest of the claims."""
+        self._stopping.set()
+        for event in self._wake.values():
+            event.set()
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(self._tasks, timeout=self._policy.stop_timeout)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def deliver_due(self) -> int:
+        """Publish what is due and send every due row now, in this task; return rows claimed.
+
+        For a short-lived process (a console chat) that must not show its inbox before the
+        messages already waiting for it have been put there.
+        """
+        await self.housekeeping()
+        claimed_total = 0
+        for platform, sender in self._senders.items():
+            while not sender.limiter.paused_for():
+                claimed = await self._claim_and_deliver(platform)
+                if not claimed:
+                    break
+                claimed_total += claimed
+        return claimed_total
+
+    def wake(self) -> None:
+        """Look for due rows now instead of at the next poll."""
+        for event in self._wake.values():
+            event.set()
+
+    # --- housekeeping -----------------------------------------------------------------------
+
+    async def housekeeping(self) -> None:
+        """Re-queue expired claims, publish due announcements, close finished broadcasts."""
+        now = self._clock()
+        requeued = await self._storage.outbox.requeue_expired(
+            now - timedelta(seconds=self._policy.lease)
+        )
+        if requeued:
+            log.warning(
+                "re-queued %d messages whose sender stopped before recording them", requeued
+            )
+        published = await self._storage.announcements.publish_due(now)
+        for announcement_id in published:
+            log.info("published announcement #%d", announcement_id)
+        finished = await self._storage.outbox.finish_broadcasts(now)
+        if requeued or published or finished:
+            self.wake()
+
+    async def _housekeeping_loop(self) -> None:
+        while not self._stopping.is_set():
+            await self._sleep(self._policy.poll_interval)
+            if self._stopping.is_set():
+                break
+            try:
+                await self.housekeeping()
+            except Exception:
+                log.exception("outbox housekeeping failed; trying again")
+
+    # --- sending ----------------------------------------------------------------------------
+
+    def quiet_now(self) -> bool:
+        """Whether BOT_QUIET_HOURS hold now: then only urgent messages go out."""
+        hours = self._settings.quiet_hours
+        if hours is None:
+            return False
+        return hours.contains(self._clock().astimezone(self._settings.timezone).time())
+
+    async def _claim_and_deliver(self, platform: str) -> int:
+        """Claim one batch of due rows for the platform and send it; return its size."""
+        sender = self._senders[platform]
+        claimed = await self._storage.outbox.claim(
+            platform,
+            self._policy.claim_size_for(sender.limiter.limits),
+            self._clock(),
+            owner=self._owner,
+            urgent_only=self.quiet_now(),
+        )
+        if claimed:
+            await sender.deliver(claimed)
+        return len(claimed)
+
+    async def _platform_loop(self, platform: str) -> None:
+        sender = self._senders[platform]
+        wake = self._wake[platform]
+        while not self._stopping.is_set():
+            try:
+                pause = sender.limiter.paused_for()
+                if pause > 0:
+                    await self._sleep(pause)
+                    continue
+                wake.clear()
+                if not await self._claim_and_deliver(platform):
+                    await self._wait(wake, self._policy.poll_interval)
+            except Exception:
+                log.exception("delivery on %s failed; trying again", platform)
+                await self._sleep(self._policy.poll_interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when stopping."""
+        await self._wait(self._stopping, seconds)
+
+    async def _wait(self, event: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout=seconds)
+
+
+@dataclass
+class Batch:
+    """One claimed batch being sent, and what was learnt while sending it."""
+
+    queue: deque[ClaimedMessage]
+    announcements: dict[int, Announcement]
+    # Announcements cancelled since the claim (re-read at each flush): their rows are skipped.
+    cancelled: set[int]
+    gone: set[int] = field(default_factory=set)
+    rendered: dict[tuple[int, str], Reply] = field(default_factory=dict)
+
+
+class PlatformSender:
+    """Sends claimed rows of one platform: pacing, outcomes, retries, and recording in batches."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        limiter: SendLimiter,
+        *,
+        storage: Storage,
+        settings: Settings,
+        topics: Topics,
+        policy: DeliveryPolicy,
+        clock: Clock,
+        owner: str,
+        stopping: asyncio.Event,
+    ) -> None:
+        self._transport = transport
+        self.limiter = limiter
+        self._storage = storage
+        self._settings = settings
+        self._topics = topics
+        self._policy = policy
+        self._clock = clock
+        self._owner = owner
+        self._stopping = stopping
+        self._pending: list[Settled] = []
+        self._last_flush = 0.0
+
+    @property
+    def platform(self) -> str:
+        return self._transport.platform
+
+    async def deliver(self, claimed: list[ClaimedMessage]) -> None:
+        """Send a claimed batch; whatever is not sent (pause, stop) goes back to the queue."""
+        announcements = await self._storage.announcements.get_many(
+            {m.announcement_id for m in claimed}
+        )
+        batch = Batch(
+            queue=deque(claimed),
+            announcements=announcements,
+            cancelled={a.id for a in announcements.values() if a.status is Status.CANCELLED},
+        )
+        self._last_flush = asyncio.get_running_loop().time()
+
+        async def work() -> None:
+            while batch.queue and not self._stopping.is_set() and not self.limiter.paused_for():
+                message = batch.queue.popleft()
+                settled = await self._deliver_one(message, batch)
+                if settled is None:
+                    batch.queue.appendleft(message)
+                    return
+                self._pending.append(settled)
+                await self._maybe_flush(batch)
+
+        try:
+            async with asyncio.TaskGroup() as workers:
+                for _ in range(self._policy.concurrency):
+                    workers.create_task(work())
+        finally:
+            now = self._clock()
+            self._pending.extend(release(message, now) for message in batch.queue)
+            await self._flush(batch)
+
+    async def _deliver_one(self, message: ClaimedMessage, batch: Batch) -> Settled | None:
+        """Send one row and say how it went; None when the platform paused before sending."""
+        now = self._clock()
+        announcement = batch.announcements.get(message.announcement_id)
+        if message.chat_ref in batch.gone:
+            return Settled(
+                message.id, message.chat_ref, State.CANCELLED, attempted=False, detail=GONE_DETAIL
+            )
+        cancelled = message.announcement_id in batch.cancelled
+        if announcement is None or (cancelled and message.purpose != Purpose.SUMMARY):
+            return Settled(message.id, message.chat_ref, State.CANCELLED, attempted=False)
+        shared = message.chat_kind.is_shared
+        delay = self.limiter.chat_delay(message.chat_ref, shared)
+        if delay > 0:
+            return release(message, now + timedelta(seconds=delay))
+        # Counted before waiting for a slot, so the other worker cannot pick the same chat.
+        self.limiter.note_sent(message.chat_ref, shared)
+        await self.limiter.wait_turn()
+        if self.limiter.paused_for():
+            return None
+        reply = self._render(message, announcement, batch)
+        outcome = await self._send(message, reply)
+        settled = self._settle(message, outcome)
+        if settled.state is State.GONE:
+            batch.gone.add(message.chat_ref)
+        return settled
+
+    def _render(self, message: ClaimedMessage, announcement: Announcement, batch: Batch) -> Reply:
+        """The message in the chat's language (rendered once per broadcast and language)."""
+        language = message.language or self._settings.default_language
+        key = (message.broadcast_id, language)
+        reply = batch.rendered.get(key)
+        if reply is None:
+            reply = render_message(
+                announcement,
+                Purpose(message.purpose),
+                message.detail,
+                language,
+                self.platform,
+                self._topics,
+                self._settings.timezone,
+            )
+            batch.rendered[key] = reply
+        return reply
+
+    async def _send(self, message: ClaimedMessage, reply: Reply) -> SendOutcome:
+        """The transport's verdict; an exception from it counts as a transient error."""
+        try:
+            return await self._transport.send(message.chat_id, reply)
+        except Exception as exc:
+            log.exception(
+                "transport %s raised while sending outbox row %d", self.platform, message.id
+            )
+            return SendOutcome.retry(None, f"{type(exc).__name__}")
+
+    def _settle(self, message: ClaimedMessage, outcome: SendOutcome) -> Settled:
+        now = self._clock()
+        if outcome.kind is OutcomeKind.SENT:
+            return Settled(message.id, message.chat_ref, State.SENT)
+        if outcome.kind is OutcomeKind.GONE:
+            log.info(
+                "%s:%s is gone (%s); marked inactive",
+                self.platform,
+                message.chat_id,
+                outcome.detail,
+            )
+            return Settled(message.id, message.chat_ref, State.GONE, detail=outcome.detail)
+        if outcome.kind is OutcomeKind.FAILED:
+            log.warning(
+                "outbox row %d to %s:%s failed: %s",
+                message.id,
+                self.platform,
+                message.chat_id,
+                outcome.detail,
+            )
+            return Settled(message.id, message.chat_ref, State.FAILED, detail=outcome.detail)
+        if outcome.retry_after is not None:
+            # Flood control is about the sender, not this message: pause the whole platform.
+            log.warning(
+                "%s asks to wait %.1f s; pausing its sends", self.platform, outcome.retry_after
+            )
+            self.limiter.pause(outcome.retry_after)
+            return Settled(
+                message.id,
+                message.chat_ref,
+                State.RETRYING,
+                next_attempt_at=now + timedelta(seconds=outcome.retry_after),
+                attempted=False,
+                detail=outcome.detail,
+            )
+        attempts = message.attempts + 1
+        if attempts >= self._policy.max_attempts:
+            log.warning(
+                "outbox row %d to %s:%s failed after %d attempts: %s",
+                message.id,
+                self.platform,
+                message.chat_id,
+                attempts,
+                outcome.detail,
+            )
+            return Settled(message.id, message.chat_ref, State.FAILED, detail=outcome.detail)
+        return Settled(
+            message.id,
+            message.chat_ref,
+            State.RETRYING,
+            next_attempt_at=now + timedelta(seconds=self._policy.backoff(attempts)),
+            detail=outcome.detail,
+        )
+
+    async def _maybe_flush(self, batch: Batch) -> None:
+        elapsed = asyncio.get_running_loop().time() - self._last_flush
+        if len(self._pending) >= self._policy.flush_size or elapsed >= self._policy.flush_interval:
+            await self._flush(batch)
+
+    async def _flush(self, batch: Batch) -> None:
+        """Record the outcomes gathered so far in one transaction; notice cancellations."""
+        outcomes, self._pending = self._pending, []
+        self._last_flush = asyncio.get_running_loop().time()
+        if outcomes:
+            await self._storage.outbox.settle(outcomes, self._clock(), owner=self._owner)
+            batch.cancelled |= await self._storage.announcements.cancelled_among(
+                batch.announcements.keys()
+            )
+
+
+def release(message: ClaimedMessage, not_before: datetime) -> Settled:
+    """Give a row back unsent: it keeps its state (pending, or retrying after an error)."""
+    state = State.RETRYING if message.attempts else State.PENDING
+    return Settled(message.id, message.chat_ref, state, next_attempt_at=not_before, attempted=False)

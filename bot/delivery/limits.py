@@ -1,0 +1,108 @@
+"""How fast one platform may be sent to: overall rate, per-chat spacing, group quota, pauses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.config import Settings
+
+GROUP_WINDOW_SECONDS = 60.0
+_PRUNE_ABOVE = 10_000
+
+
+@dataclass(frozen=True)
+class PlatformLimits:
+    """`rate`: messages per second overall (None: unlimited); `chat_interval`: seconds between
+    two messages to one chat; `group_per_minute`: messages per minute to one group or room."""
+
+    rate: float | None
+    chat_interval: float = 1.0
+    group_per_minute: int | None = 20
+
+
+UNLIMITED = PlatformLimits(rate=None, chat_interval=0.0, group_per_minute=None)
+MATRIX_RATE = 10.0
+
+
+def limits_for(platform: str, settings: Settings) -> PlatformLimits:
+    """Telegram: TELEGRAM_MAX_RATE (its FAQ says about 30/s); Matrix: 10/s; console: none."""
+    if platform == "telegram":
+        return PlatformLimits(rate=settings.telegram_max_rate)
+    if platform == "console":
+        return UNLIMITED
+    return PlatformLimits(rate=MATRIX_RATE)
+
+
+class SendLimiter:
+    """The pacing of one platform's sender. Time is monotonic seconds."""
+
+    def __init__(self, limits: PlatformLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+        self._last_sent: dict[int, float] = {}
+        self._group_sends: dict[int, deque[float]] = {}
+
+    # --- whole-platform pause (a 429 with retry_after) ----------------------------------------
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing on this platform for `seconds` (extends, never shortens, a pause)."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def paused_for(self) -> float:
+        """Seconds until the platform may be sent to again (0 when not paused)."""
+        return max(0.0, self._paused_until - self._clock())
+
+    # --- overall rate -------------------------------------------------------------------------
+
+    async def wait_turn(self) -> None:
+        """Wait for the next send slot of the overall rate (slots are reserved in turn)."""
+        if self.limits.rate is None:
+            return
+        now = self._clock()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + 1.0 / self.limits.rate
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    # --- per chat -----------------------------------------------------------------------------
+
+    def chat_delay(self, chat_ref: int, shared: bool) -> float:
+        """Seconds before this chat may receive another message (0: now)."""
+        now = self._clock()
+        delay = 0.0
+        last = self._last_sent.get(chat_ref)
+        if last is not None and self.limits.chat_interval:
+            delay = max(delay, last + self.limits.chat_interval - now)
+        quota = self.limits.group_per_minute
+        window = self._group_sends.get(chat_ref)
+        if shared and quota is not None and window is not None:
+            while window and window[0] <= now - GROUP_WINDOW_SECONDS:
+                window.popleft()
+            if len(window) >= quota:
+                delay = max(delay, window[0] + GROUP_WINDOW_SECONDS - now)
+        return delay
+
+    def note_sent(self, chat_ref: int, shared: bool) -> None:
+        now = self._clock()
+        if self.limits.chat_interval:
+            if len(self._last_sent) > _PRUNE_ABOVE:
+                self._prune(now)
+            self._last_sent[chat_ref] = now
+        if shared and self.limits.group_per_minute is not None:
+            self._group_sends.setdefault(chat_ref, deque()).append(now)
+
+    def _prune(self, now: float) -> None:
+        """Forget chats whose last message is older than any limit still cares about."""
+        horizon = now - max(self.limits.chat_interval, GROUP_WINDOW_SECONDS)
+        self._last_sent = {chat: at for chat, at in self._last_sent.items() if at > horizon}
+        self._group_sends = {
+            chat: window
+            for chat, window in self._group_sends.items()
+            if window and window[-1] > horizon
+        }
