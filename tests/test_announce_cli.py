@@ -326,7 +326,7 @@ def test_console_staff_publish_and_a_console_reader_receives(tmp_path: Path) -> 
     )
     boss = chat(tmp_path, session + "\n", "--user", "boss", **admins)
     assert boss.returncode == 0, boss.stderr
-    assert "Opublikowano ogłoszenie #1. Odbiorcy: 1." in boss.stdout
+    assert "Opublikowano ogłoszenie #1. Liczba odbiorców: 1." in boss.stdout
     reader = chat(tmp_path, "", "--user", "ala")
     assert "📬 📢 Dzień otwarty <NGO>" in reader.stdout
     assert "available only in Polish" in reader.stdout and "/unsubscribe news" in reader.stdout

@@ -123,7 +123,7 @@ async def test_the_guided_flow_with_bad_input_at_every_step(
     polish, ukrainian, choices = previews
     assert "Nabór &lt;wniosków&gt; 2027" in polish.text and "/unsubscribe grants" in polish.text
     assert "23:59" in polish.text and "ngo.krakow.pl/konkurs" in polish.text
-    assert "Конкурс 2027" in ukrainian.text and "Щоб більше не отримувати" in ukrainian.text
+    assert "Конкурс 2027" in ukrainian.text and "Щоб відписатися від теми" in ukrainian.text
     assert "Podgląd — Українська" in ukrainian.text
     assert commands(choices) == [
         "announce publish",
@@ -134,7 +134,7 @@ async def test_the_guided_flow_with_bad_input_at_every_step(
     (free_text,) = await say("hello?", **BOSS)
     assert commands(free_text) == commands(choices)
     (published,) = await say("/announce publish", **BOSS)
-    assert "#1" in published.text and "Odbiorcy: 1." in published.text
+    assert "#1" in published.text and "Liczba odbiorców: 1." in published.text
     assert await draft_step(storage) is None
     stored = await service_for(storage, settings).get(1)
     assert stored.fields.remind == "7d@09:00,1d" and stored.fields.title_en is None

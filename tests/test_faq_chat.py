@@ -38,7 +38,7 @@ async def test_russian_is_answered_in_ukrainian(say: Say) -> None:
 async def test_close_entries_are_offered_as_buttons(say: Say) -> None:
     (reply,) = await say("patronat czy partnerstwo miasta")
     assert [b.command for b in reply.all_buttons()] == ["faq partnership", "faq mayor-patronage"]
-    assert "Chodzi o jedno z tych" in reply.text
+    assert "Czy chodzi o któreś" in reply.text
     (chosen,) = await say("/faq mayor-patronage")
     assert "KP-2" in chosen.text
 

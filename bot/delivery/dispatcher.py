@@ -157,7 +157,7 @@ class Dispatcher:
         """Re-queue expired claims, publish due announcements, close finished broadcasts."""
         now = self._clock()
         requeued = await self._storage.outbox.requeue_expired(
-            now - timedelta(seconds=self._policy.lease)
+            now - timedelta(seconds=self._policy.lease), keep_owner=self._owner
         )
         if requeued:
             log.warning(

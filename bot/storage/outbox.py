@@ -239,12 +239,17 @@ class OutboxStore:
                     [(GONE_DETAIL, chat) for chat in gone],
                 )
 
-    async def requeue_expired(self, claimed_before: datetime) -> int:
-        """Put back rows claimed before the lease began: their sender is gone."""
+    async def requeue_expired(self, claimed_before: datetime, *, keep_owner: str = "") -> int:
+        """Put back rows claimed before the lease began: their sender is gone.
+
+        A dispatcher never takes back its own claims (`keep_owner`): a batch held up by a long
+        flood-control pause is still being sent, and re-queuing it would send it twice.
+        """
         return await self._db.execute(
             "UPDATE outbox SET state = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END,"
-            " claimed_at = NULL, claimed_by = NULL WHERE state = 'claimed' AND claimed_at <= ?",
-            (to_db(claimed_before),),
+            " claimed_at = NULL, claimed_by = NULL WHERE state = 'claimed' AND claimed_at <= ?"
+            " AND claimed_by != ?",
+            (to_db(claimed_before), keep_owner),
         )
 
     async def finish_broadcasts(self, now: datetime) -> list[int]:
