@@ -66,6 +66,8 @@ ON_TIME = timedelta(minutes=1)
 # A reminder of an announcement the dispatcher has not published yet (it does so about every
 # second) is tried again after this.
 NOT_PUBLISHED_RETRY = timedelta(seconds=1)
+# A reminder whose firing failed (e.g. the database was locked too long) is tried again after.
+RETRY_AFTER_ERROR = timedelta(minutes=1)
 # A digest missed while the bot was down is still sent within this after Monday 09:00.
 DIGEST_GRACE = timedelta(hours=12)
 # Quiet hours ending less than this from now: send now rather than postponing a moment.
@@ -222,7 +224,8 @@ class ReminderScheduler:
         try:
             return await self._fire(reminder_id)
         except Exception:
-            log.exception("reminder %d failed; it stays planned", reminder_id)
+            log.exception("reminder %d failed; trying again in a minute", reminder_id)
+            self._add_job(reminder_id, self._clock() + RETRY_AFTER_ERROR)
             return ReminderState.PLANNED
         finally:
             if task is not None:

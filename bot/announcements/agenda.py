@@ -10,16 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+
 from bot.announcements.model import Announcement
-from bot.announcements.render import format_span, format_when
+from bot.announcements.render import DAY_PATTERN, format_span, format_when
 from bot.core.context import command_prefix
 from bot.core.markup import bold, escape, link
 from bot.i18n import _, use_language
-from bot.reminders.ics import CalendarItem, MovedOccurrence, build_calendar
 from bot.reminders.localtime import local_at
 from bot.reminders.recurrence import occurrences
+
+if TYPE_CHECKING:
+    from bot.reminders.ics import CalendarItem
 
 PRODID = "-//ngo-outreach-bot//calendar//PL"
 # A meeting without an end lasts this long in a calendar application.
@@ -140,9 +145,8 @@ def render_digest(
     deadlines = [entry for entry in mine if entry.is_deadline]
     meetings = [entry for entry in mine if not entry.is_deadline]
     with use_language(language):
-        lines = [
-            "🗞 " + bold(_("This week, from {when}:").format(when=format_when(start, language, tz)))
-        ]
+        day = format_date(start.astimezone(tz), DAY_PATTERN, locale=language)
+        lines = ["🗞 " + bold(_("The week from {day}:").format(day=day))]
         if deadlines:
             lines.extend(["", bold(_("Deadlines:"))])
             lines.extend(deadline_line(entry, language, tz) for entry in deadlines)
@@ -171,6 +175,9 @@ def calendar_item(
     announcement: Announcement, moved: Mapping[datetime, str], language: str, tz: ZoneInfo
 ) -> CalendarItem | None:
     """The announcement as a calendar event; None for one without a date."""
+    # Imported here: icalendar takes about 35 ms to import, which chat commands need not pay.
+    from bot.reminders.ics import CalendarItem, MovedOccurrence
+
     fields = announcement.fields
     start = fields.deadline or fields.starts_at
     if start is None:
@@ -212,6 +219,8 @@ def calendar_file(
     name: str | None = None,
 ) -> bytes:
     """An .ics file of the announcements' deadlines and meetings."""
+    from bot.reminders.ics import build_calendar
+
     items = []
     for announcement in announcements:
         item = calendar_item(announcement, locations.get(announcement.id, {}), language, tz)

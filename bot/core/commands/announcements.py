@@ -91,9 +91,7 @@ async def rerun(ctx: Context, args: str) -> Reply:
     except AnnouncementError as exc:
         return Reply("⚠️ " + exc.message)
     return Reply(
-        _(
-            "Announcement #{id} runs the campaign in {year}: published {when}. Details: {show}"
-        ).format(
+        _("The {year} campaign is announcement #{id}, published {when}. Details: {show}").format(
             id=announcement.id,
             year=year,
             when=format_when(announcement.fields.publish_at, ctx.language, tz),
