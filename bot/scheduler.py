@@ -115,7 +115,8 @@ class ReminderScheduler:
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Top up recurring meetings, mirror the planned reminders, catch up a missed digest."""
+        """Top up recurring meetings, send or drop what was missed while no scheduler ran,
+        mirror the planned reminders, catch up a missed digest."""
         tz = self._settings.timezone
         self._scheduler = AsyncIOScheduler(
             timezone=tz,
@@ -123,6 +124,7 @@ class ReminderScheduler:
         )
         self._scheduler.start()
         await self.top_up()
+        await self.catch_up()
         await self.sync()
         self._scheduler.add_job(
             self.top_up,
@@ -186,6 +188,19 @@ class ReminderScheduler:
             if self._jobs.get(reminder_id) != send_at:
                 self._add_job(reminder_id, send_at)
         return True
+
+    async def catch_up(self) -> int:
+        """Fire, before anything else, every planned reminder whose time has passed; returns
+        how many were looked at."""
+        now = self._clock()
+        overdue = [
+            rid for rid, at in (await self._storage.reminders.planned()).items() if at <= now
+        ]
+        for reminder_id in overdue:
+            await self.fire(reminder_id)
+        if overdue:
+            log.info("looked at %d reminders missed while no scheduler ran", len(overdue))
+        return len(overdue)
 
     def _add_job(self, reminder_id: int, send_at: datetime) -> None:
         if self._scheduler is None:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
+from bot.announcements.service import AnnouncementService
 from bot.config import Settings
 from bot.core.topics import load_topics
 from bot.reminders.planner import Reason
@@ -21,7 +22,7 @@ from bot.reminders.season import campaign_times
 from bot.scheduler import ReminderScheduler
 from bot.storage import Storage
 from bot.storage.reminders import ReminderState
-from tests.delivery_helpers import add_chats
+from tests.delivery_helpers import add_chats, grant_fields
 from tests.test_cli import ngo_bot
 
 T = TypeVar("T")
@@ -324,3 +325,25 @@ def test_deliveries_lists_each_due_reminder_with_its_counts(tmp_path: Path) -> N
     assert datetime.fromisoformat(dropped["at"]) == deadline - timedelta(hours=1)
     text = run(tmp_path, "deliveries", str(announcement))
     assert "dropped (target-passed)" in text and "2 messages (pending 2" in text
+
+
+def test_a_console_only_setup_gets_reminders_missed_while_nothing_ran(tmp_path: Path) -> None:
+    settings = Settings(db_path=tmp_path / "bot.sqlite3", quiet_hours=None)
+    deadline = datetime.now(WARSAW) + timedelta(hours=1)
+
+    async def plan_in_the_past(storage: Storage) -> None:
+        await add_chats(storage, "console", ["ala"], topics=["grants"], language="pl")
+        written = datetime.now(WARSAW) - timedelta(hours=3)
+        service = AnnouncementService(storage, settings, load_topics(None), lambda: written)
+        fields = grant_fields(
+            title="Konkurs z przypomnieniem", publish_at=written, deadline=deadline, remind="2h"
+        )
+        await service.create(fields, actor="console:boss")
+
+    stored(tmp_path, plan_in_the_past)
+    shown = run(tmp_path, "chat", "--user", "ala")
+    assert "Konkurs z przypomnieniem" in shown
+    assert "Przypomnienie: termin mija za 1 godzinę." in shown  # the time really left
+    rows = stored(tmp_path, lambda s: s.reminders.of_announcement(1))
+    assert [r.state for r in rows] == [ReminderState.SENT]
+    assert "Przypomnienie" not in run(tmp_path, "chat", "--user", "ala")  # shown once

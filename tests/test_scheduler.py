@@ -566,6 +566,7 @@ async def test_the_digest_replaces_reminders_for_chats_that_chose_it(
     transport = await deliver(storage, settings, clock)
     delivered = transport.delivered()
     (digest,) = [text for text in delivered["ala"] if "🗞" in text]
+    assert "Tydzień od 3 czerwca:" in digest
     assert "Nabór wniosków" in digest and "Później" not in digest
     assert "środa, 5 czerwca 2030, 23:59" in digest and "/digest off" in digest
     assert reminders_to(transport, "ala") == []  # the digest instead of the reminder
