@@ -7,7 +7,8 @@ command line, in the same transaction); the scheduler only mirrors the planned r
 date job each. It rebuilds the jobs from the table at start and polls a change counter (one
 row, bumped by triggers) every `poll_interval` seconds, so rows written by another process are
 picked up within about a second. Recurring meetings are planned a horizon ahead; the scheduler
-tops that plan up every hour.
+plans again at start and every hour, which tops that plan up (and follows a change of quiet
+hours, and plans announcements stored before reminders were).
 
 When a reminder fires it is checked against the announcement as it is now (edited, cancelled,
 not yet published) and against quiet hours; then its broadcast and outbox rows are written and
@@ -221,7 +222,7 @@ class ReminderScheduler:
                 self._scheduler.remove_job(f"reminder-{reminder_id}")
 
     async def top_up(self) -> None:
-        """Plan the reminders of recurring meetings' occurrences that entered the horizon."""
+        """Plan again (recurring meetings' occurrences that entered the horizon, mostly)."""
         try:
             await self._service.top_up()
         except Exception:

@@ -258,6 +258,24 @@ async def test_edits_move_and_cancelling_removes_the_jobs(
     assert "planned" not in await states(storage, announcement.id)
 
 
+async def test_announcements_stored_without_a_plan_are_planned_at_start(
+    storage: Storage, settings: Settings
+) -> None:
+    announcement = await service_for(storage, settings).create(
+        grant_fields(deadline=utcnow() + timedelta(days=20)), actor=BOSS
+    )
+    planned = [r.send_at for r in await reminders_of(storage, announcement.id)]
+    assert len(planned) == 3
+    async with storage.db.transaction() as tx:  # as on a database from before migration 0005
+        await tx.execute("DELETE FROM reminders")
+    scheduler = scheduler_for(storage, settings)
+    await scheduler.start()
+    try:
+        assert sorted(scheduler.scheduled.values()) == planned
+    finally:
+        await scheduler.stop()
+
+
 # --- the injected clock: missed reminders, quiet hours, DST, wording ------------------------
 
 

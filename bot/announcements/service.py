@@ -185,14 +185,19 @@ class AnnouncementService:
         return DeliveryReport(announcement_id, broadcasts, reminders)
 
     async def top_up(self) -> int:
-        """Plan the reminders of recurring meetings' occurrences that entered the horizon."""
+        """Plan again every announcement whose reminders may lie ahead; returns how many.
+
+        This adds the occurrences of recurring meetings that entered the horizon, follows a
+        change of BOT_QUIET_HOURS, and plans announcements written before reminders were
+        stored; an unchanged plan writes nothing.
+        """
         now = self.clock()
-        series = await self.storage.announcements.recurring()
-        for announcement in series:
+        current = await self.storage.announcements.plannable(now)
+        for announcement in current:
             await self.storage.reminders.replan(
                 announcement.id, self.plan(announcement.fields, now), now
             )
-        return len(series)
+        return len(current)
 
     async def rerun(
         self,

@@ -164,11 +164,13 @@ class AnnouncementStore:
         )
         return [_from_row(row) for row in (*rows, *series)]
 
-    async def recurring(self) -> list[Announcement]:
-        """Recurring meetings not cancelled: their reminders are planned a horizon ahead."""
+    async def plannable(self, now: datetime) -> list[Announcement]:
+        """Announcements not cancelled whose deadline or start is ahead, and recurring meetings:
+        those whose reminders may still need planning."""
         rows = await self._db.fetch_all(
-            f"SELECT {_COLUMNS} FROM announcements WHERE repeat IS NOT NULL"
-            " AND status != 'cancelled' ORDER BY id"
+            f"SELECT {_COLUMNS} FROM announcements WHERE status != 'cancelled'"
+            " AND (repeat IS NOT NULL OR COALESCE(deadline, starts_at) > ?) ORDER BY id",
+            (to_db(now),),
         )
         return [_from_row(row) for row in rows]
 
