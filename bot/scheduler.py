@@ -112,6 +112,9 @@ class ReminderScheduler:
         self._version: int | None = None
         self._poller: asyncio.Task[None] | None = None
         self._busy: set[asyncio.Task[Any]] = set()
+        # Reminders being fired now, and those waiting for a retry: a sync leaves them alone.
+        self._firing: set[int] = set()
+        self._retries: set[int] = set()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -186,6 +189,8 @@ class ReminderScheduler:
         for reminder_id in set(self._jobs) - set(planned):
             self._remove_job(reminder_id)
         for reminder_id, send_at in planned.items():
+            if reminder_id in self._firing or reminder_id in self._retries:
+                continue
             if self._jobs.get(reminder_id) != send_at:
                 self._add_job(reminder_id, send_at)
         return True
@@ -215,8 +220,14 @@ class ReminderScheduler:
         )
         self._jobs[reminder_id] = send_at
 
+    def _retry(self, reminder_id: int, at: datetime) -> None:
+        """Fire again at `at`, whatever the row's send time says."""
+        self._retries.add(reminder_id)
+        self._add_job(reminder_id, at)
+
     def _remove_job(self, reminder_id: int) -> None:
         self._jobs.pop(reminder_id, None)
+        self._retries.discard(reminder_id)
         if self._scheduler is not None:
             with contextlib.suppress(JobLookupError):
                 self._scheduler.remove_job(f"reminder-{reminder_id}")
@@ -237,13 +248,19 @@ class ReminderScheduler:
         if task is not None:
             self._busy.add(task)
         self._jobs.pop(reminder_id, None)  # a date job runs once
+        self._retries.discard(reminder_id)
+        self._firing.add(reminder_id)
         try:
             return await self._fire(reminder_id)
         except Exception:
             log.exception("reminder %d failed; trying again in a minute", reminder_id)
-            self._add_job(reminder_id, self._clock() + RETRY_AFTER_ERROR)
+            self._retry(reminder_id, self._clock() + RETRY_AFTER_ERROR)
             return ReminderState.PLANNED
         finally:
+            self._firing.discard(reminder_id)
+            # A sync that ran meanwhile skipped this reminder: the next one looks again (e.g.
+            # at a reminder postponed to the end of quiet hours).
+            self._version = None
             if task is not None:
                 self._busy.discard(task)
 
@@ -263,7 +280,7 @@ class ReminderScheduler:
         if schedule is None or not wanted(schedule, reminder.target_at, reminder.due_at, tz):
             return await self._settle(reminder, ReminderState.CANCELLED, Reason.EDITED, now)
         if announcement.status is Status.SCHEDULED:
-            self._add_job(reminder_id, max(now, fields.publish_at) + NOT_PUBLISHED_RETRY)
+            self._retry(reminder_id, max(now, fields.publish_at) + NOT_PUBLISHED_RETRY)
             return ReminderState.PLANNED
         quiet = None if fields.urgent else self._settings.quiet_hours
         send_at = send_time(reminder.send_at, reminder.target_at, quiet, tz, now=now)

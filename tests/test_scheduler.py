@@ -319,6 +319,35 @@ async def _settled(storage: Storage, *ids: int) -> bool:
     return True
 
 
+async def test_a_reminder_due_with_its_publication_waits_for_the_publication(
+    storage: Storage, settings: Settings
+) -> None:
+    clock = Clock(local(2030, 5, 1, 12, 0))
+    service = service_for(storage, settings, clock)
+    announcement = await service.create(
+        grant_fields(
+            publish_at=clock.now + timedelta(minutes=10),
+            deadline=clock.now + timedelta(hours=1),
+            remind="50m",
+        ),
+        actor=BOSS,
+    )
+    (reminder,) = await reminders_of(storage, announcement.id)
+    assert reminder.send_at == announcement.fields.publish_at
+    clock.now = reminder.send_at  # the dispatcher has not published it yet
+    scheduler = scheduler_for(storage, settings, clock=clock)
+    await scheduler.start()
+    try:
+        assert await states(storage, announcement.id) == ["planned"]
+        assert reminder.id in scheduler.scheduled  # tried again in a second
+        await scheduler.sync()
+        assert scheduler.scheduled[reminder.id] > reminder.send_at  # a sync keeps the retry
+        assert await storage.announcements.publish_due(clock.now) == [announcement.id]
+        assert await scheduler.fire(reminder.id) is ReminderState.SENT
+    finally:
+        await scheduler.stop()
+
+
 def quiet_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, quiet_hours=parse_quiet_hours("21:00-08:00"))
 
