@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.config import Settings
-from bot.core.commands import announce
+from bot.core.commands import announce, digest
 from bot.core.commands.faq import faq_text_handler
 from bot.core.service import Core
 from bot.core.topics import load_topics
@@ -47,6 +47,7 @@ def build_core(storage: Storage, settings: Settings) -> Core:
     core.text_handler = faq_text_handler
     core.flow_handlers.append(announce.flow_text)
     core.export_providers.append(announce.export_drafts)
+    core.export_providers.append(digest.export_digest)
     return core
 
 
@@ -82,7 +83,15 @@ class BotRuntime:
         self.core = core
         self.transports: dict[str, Transport] = {"console": ConsoleTransport(storage)}
         self.dispatcher = Dispatcher(storage, settings, core.topics, self.transports)
-        self.services: list[Service] = [self.dispatcher]
+        # Imported here: APScheduler takes about 30 ms to import, which other commands need not
+        # pay. After the dispatcher: a reminder missed while the bot was down is written at
+        # start, and the dispatcher is woken to deliver it at once.
+        from bot.scheduler import ReminderScheduler
+
+        self.scheduler = ReminderScheduler(
+            storage, settings, core.topics, on_broadcast=self.dispatcher.wake
+        )
+        self.services: list[Service] = [self.dispatcher, self.scheduler]
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.failure: str | None = None

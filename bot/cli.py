@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ngo-bot: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    quiet_commands = ("chat", "stats", "health", "faq", "announce", "deliveries")
+    quiet_commands = ("chat", "stats", "health", "faq", "announce", "deliveries", "calendar")
     quiet = args.command in quiet_commands and "BOT_LOG_LEVEL" not in os.environ
     configure_logging("WARNING" if quiet else settings.log_level, settings.secrets())
     try:
@@ -163,11 +163,16 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     try:
         core = build_core(storage, settings)
         # Console chats are delivered to by whoever runs: here too, so a console-only setup
-        # (staff and readers in terminals) gets its broadcasts without `ngo-bot run`.
+        # (staff and readers in terminals) gets its broadcasts and reminders without
+        # `ngo-bot run`. A reminder fires once however many processes schedule it.
         dispatcher = Dispatcher(
             storage, settings, core.topics, {"console": ConsoleTransport(storage)}
         )
+        from bot.scheduler import ReminderScheduler
+
+        scheduler = ReminderScheduler(storage, settings, core.topics, on_broadcast=dispatcher.wake)
         await dispatcher.start()
+        await scheduler.start()
         try:
             await dispatcher.deliver_due()
             await run_console(
@@ -180,6 +185,7 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                 interactive=sys.stdin.isatty(),
             )
         finally:
+            await scheduler.stop()
             await dispatcher.stop()
     finally:
         await storage.close()

@@ -161,7 +161,9 @@ async def test_a_meeting_with_dates_checked_then_scheduled(
     assert "po rozpoczęciu" in before.text
     (where,) = await say("20:00", **BOSS)
     assert commands(where) == ["announce pick location skip"]
-    await say("ul. Dekerta 24, Kraków", **BOSS)
+    (repeat,) = await say("ul. Dekerta 24, Kraków", **BOSS)
+    assert "announce pick repeat weekly" in commands(repeat)
+    await say("/announce pick repeat none", **BOSS)
     await say("skip", **BOSS)
     (remind,) = await say("/announce pick topic default", **BOSS)
     assert "1d@18:00,2h" in remind.text

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.announcements import reminders
 from bot.announcements.model import (
     AnnouncementError,
     Fields,
@@ -16,6 +15,7 @@ from bot.announcements.model import (
     validate,
 )
 from bot.announcements.timeparse import TimeFormatError, parse_when
+from bot.reminders import offsets
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 TOPICS = ("grants", "tax", "meetings", "consultations", "news")
@@ -59,38 +59,38 @@ def test_a_time_skipped_by_the_clock_change_is_refused() -> None:
 
 
 def test_reminder_grammar() -> None:
-    assert reminders.normalise(" 1d@09:00, 14d@09:00,3d@09:00 ") == "14d@09:00,3d@09:00,1d@09:00"
-    assert reminders.normalise("2h,1d@18:00") == "1d@18:00,2h"
-    assert reminders.normalise("1w,30m,1w") == "1w,30m"
-    assert reminders.normalise("NONE") == "none"
+    assert offsets.canonical(" 1d@09:00, 14d@09:00,3d@09:00 ") == "14d@09:00,3d@09:00,1d@09:00"
+    assert offsets.canonical("2h,1d@18:00") == "1d@18:00,2h"
+    assert offsets.canonical("1w,30m,1w") == "1w,30m"
+    assert offsets.canonical("NONE") == "none"
     for kind in Kind:
-        assert reminders.normalise(kind.default_remind) == kind.default_remind
+        assert offsets.canonical(kind.default_remind) == kind.default_remind
     for bad in ("", "3", "3x", "d3", "1d@25:00", "1d@9", "400d", "1d;2d", ",", "none,1d"):
-        with pytest.raises(reminders.OffsetError):
-            reminders.parse_offsets(bad)
+        with pytest.raises(offsets.OffsetError):
+            offsets.parse_offsets(bad)
 
 
 def test_days_are_calendar_days_across_a_dst_change_and_hours_are_exact() -> None:
     anchor = datetime(2027, 3, 28, 12, 0, tzinfo=WARSAW)  # summer time began at 02:00 that day
-    (one_day,) = reminders.parse_offsets("1d")
-    before = one_day.moment(anchor, WARSAW)
+    (one_day,) = offsets.parse_offsets("1d")
+    before = one_day.instant(anchor, WARSAW)
     assert before.astimezone(WARSAW).replace(tzinfo=None) == datetime(2027, 3, 27, 12, 0)
     assert anchor.astimezone(UTC) - before.astimezone(UTC) == timedelta(hours=23)
-    (hours,) = reminders.parse_offsets("24h")
-    exact = hours.moment(anchor, WARSAW)
+    (hours,) = offsets.parse_offsets("24h")
+    exact = hours.instant(anchor, WARSAW)
     assert anchor.astimezone(UTC) - exact.astimezone(UTC) == timedelta(hours=24)
     assert exact.astimezone(WARSAW).hour == 11
-    (evening,) = reminders.parse_offsets("1d@18:00")
-    assert evening.moment(anchor, WARSAW) == datetime(2027, 3, 27, 18, 0, tzinfo=WARSAW)
-    (week,) = reminders.parse_offsets("1w@09:00")
-    assert week.moment(anchor, WARSAW) == datetime(2027, 3, 21, 9, 0, tzinfo=WARSAW)
+    (evening,) = offsets.parse_offsets("1d@18:00")
+    assert evening.instant(anchor, WARSAW) == datetime(2027, 3, 27, 18, 0, tzinfo=WARSAW)
+    (week,) = offsets.parse_offsets("1w@09:00")
+    assert week.instant(anchor, WARSAW) == datetime(2027, 3, 21, 9, 0, tzinfo=WARSAW)
 
 
 def test_reminder_times_skip_the_past_and_the_anchor_itself() -> None:
     anchor = datetime(2027, 4, 30, 23, 59, tzinfo=WARSAW)
-    offsets = reminders.parse_offsets("14d@09:00,3d@09:00,1d@09:00,0d@23:59")
+    parsed = offsets.parse_offsets("14d@09:00,3d@09:00,1d@09:00,0d@23:59")
     after = datetime(2027, 4, 20, 0, 0, tzinfo=WARSAW)
-    assert reminders.reminder_times(anchor, offsets, WARSAW, after=after) == [
+    assert offsets.reminder_times(anchor, parsed, WARSAW, after=after) == [
         datetime(2027, 4, 27, 9, 0, tzinfo=WARSAW),
         datetime(2027, 4, 29, 9, 0, tzinfo=WARSAW),
     ]

@@ -11,7 +11,10 @@ import pytest
 from bot.reminders.offsets import (
     DEFAULT_OFFSETS,
     DEFAULT_SPECS,
+    MAX_OFFSETS,
     Offset,
+    OffsetError,
+    canonical,
     default_offsets,
     format_offsets,
     normalise,
@@ -103,6 +106,33 @@ def test_empty_parts_are_refused(spec: str) -> None:
         parse_offsets(spec)
 
 
+def test_mondays_of_the_targets_month() -> None:
+    assert parse_offsets("MONDAYS@10:00, 7d@10:00") == (
+        Offset(0, "mondays", time(10, 0)),
+        Offset(7, "d", time(10, 0)),
+    )
+    assert canonical("1d@10:00,mondays@10:00,mondays@10:00") == "mondays@10:00,1d@10:00"
+    times = reminder_times(local(2026, 4, 30, 23, 59), parse_offsets("mondays@10:00"), WARSAW)
+    assert as_local(times) == [f"2026-04-{day:02d} 10:00 CEST" for day in (6, 13, 20, 27)]
+    # Only those before the target: a deadline on Wednesday 15 April 2026.
+    times = reminder_times(local(2026, 4, 15, 12, 0), parse_offsets("mondays@09:00"), WARSAW)
+    assert as_local(times) == ["2026-04-06 09:00 CEST", "2026-04-13 09:00 CEST"]
+    with pytest.raises(ValueError, match="instants"):
+        Offset(0, "mondays", time(10, 0)).instant(local(2026, 4, 30, 23, 59), WARSAW)
+
+
+@pytest.mark.parametrize("spec", ["mondays", "2mondays@10:00", "mondays@24:00", "monday@10:00"])
+def test_mondays_need_a_time_and_no_number(spec: str) -> None:
+    with pytest.raises(OffsetError):
+        parse_offsets(spec)
+
+
+def test_at_most_ten_reminders() -> None:
+    assert len(parse_offsets(",".join(f"{n}d" for n in range(1, MAX_OFFSETS + 1)))) == MAX_OFFSETS
+    with pytest.raises(OffsetError, match="at most 10"):
+        parse_offsets(",".join(f"{n}d" for n in range(1, MAX_OFFSETS + 2)))
+
+
 def test_none_cannot_be_combined() -> None:
     with pytest.raises(ValueError, match="cannot be combined"):
         parse_offsets("none,1d")
@@ -131,7 +161,7 @@ def test_defaults_per_kind() -> None:
         "grant-deadline": "14d@09:00,3d@09:00,1d@09:00",
         "meeting": "1d@18:00,2h",
         "news": "none",
-        "tax-campaign": "7d@10:00,1d@10:00",
+        "tax-campaign": "mondays@10:00,7d@10:00,1d@10:00",
     }
     for kind, spec in DEFAULT_SPECS.items():
         assert default_offsets(kind) == DEFAULT_OFFSETS[kind] == parse_offsets(spec)

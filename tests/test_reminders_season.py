@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.reminders.offsets import DEFAULT_OFFSETS, reminder_times
+from bot.reminders.offsets import DEFAULT_OFFSETS, parse_offsets, reminder_times
 from bot.reminders.season import (
     april_mondays,
     campaign_deadline,
@@ -71,11 +71,16 @@ def test_april_mondays() -> None:
         assert all(d.month == 4 and d.weekday() == 0 for d in mondays)
 
 
-def test_the_days_before_are_the_tax_campaign_default_offsets() -> None:
+@pytest.mark.parametrize("year", range(2024, 2034))
+def test_the_default_schedule_is_the_tax_campaign_default_offsets(year: int) -> None:
     from_offsets = reminder_times(
-        campaign_deadline(2026, WARSAW), DEFAULT_OFFSETS["tax-campaign"], WARSAW
+        campaign_deadline(year, WARSAW), DEFAULT_OFFSETS["tax-campaign"], WARSAW
     )
-    assert campaign_times(2026, WARSAW, mondays_at=None) == from_offsets
+    assert campaign_times(year, WARSAW) == from_offsets
+    days_before = reminder_times(
+        campaign_deadline(year, WARSAW), parse_offsets("7d@10:00,1d@10:00"), WARSAW
+    )
+    assert campaign_times(year, WARSAW, mondays_at=None) == days_before
 
 
 def test_staff_choose_the_schedule() -> None:

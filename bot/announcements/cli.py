@@ -9,23 +9,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, tzinfo
+from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot.announcements.agenda import calendar_file, entries
 from bot.announcements.model import (
     DEADLINE_TIME,
     FIELD_NAMES,
     AnnouncementError,
     Fields,
     Kind,
+    repeat_error,
     tax_campaign_deadline,
 )
 from bot.announcements.service import AnnouncementService, UnknownAnnouncement
 from bot.announcements.timeparse import TimeFormatError, parse_when
 from bot.cli import EXIT_OK, EXIT_USAGE, EXTENSIONS, default_user
+from bot.clock import utcnow
 from bot.config import Settings
 from bot.core.topics import load_topics
-from bot.i18n import use_language
+from bot.i18n import _, use_language
+from bot.reminders.recurrence import parse_repeat
 from bot.storage import Storage
 
 TEXT_OPTIONS = ("title_pl", "text_pl", "title_uk", "text_uk", "title_en", "text_en")
@@ -75,6 +80,12 @@ def add_commands(commands: Any) -> None:
     edit.add_argument(
         "--notify", action="store_true", help="send a correction notice to those who received it"
     )
+    edit.add_argument(
+        "--occurrence",
+        metavar="DATE",
+        help="with --location only: hold the recurring meeting's occurrence on this date "
+        "(e.g. 2026-12-17) at another place; --location '' puts it back at the usual place",
+    )
     edit.add_argument("--json", action="store_true", help='print {"id": <int>}')
     edit.set_defaults(func=cmd_edit)
 
@@ -85,6 +96,36 @@ def add_commands(commands: Any) -> None:
     )
     cancel.add_argument("id", type=int, help="announcement id")
     cancel.set_defaults(func=cmd_cancel)
+
+    rerun = actions.add_parser(
+        "rerun",
+        help="run a 1.5%% tax campaign again in another year",
+        description="Create the campaign again for another year's season: the same texts, "
+        "topic and reminders, the deadline 30 April of --year, published on 15 January at "
+        "10:00 of that year (or now, if the season has begun).",
+    )
+    rerun.add_argument("id", type=int, help="the campaign announcement to copy")
+    rerun.add_argument("--year", type=int, required=True, help="the season's year, e.g. 2027")
+    rerun.add_argument("--publish-at", help="when to publish (default: the season's start)")
+    rerun.add_argument("--json", action="store_true", help='print {"id": <int>}')
+    rerun.set_defaults(func=cmd_rerun)
+
+    calendar = commands.add_parser(
+        "calendar",
+        help="the upcoming deadlines and meetings as a calendar",
+        description="Calendar tools.",
+    )
+    calendar_actions = calendar.add_subparsers(
+        dest="calendar_command", metavar="ACTION", required=True
+    )
+    export = calendar_actions.add_parser(
+        "export",
+        help="iCalendar (.ics) of upcoming deadlines and meetings on stdout",
+        description="Write an iCalendar file of the upcoming deadlines and meetings to stdout "
+        "(times in BOT_TIMEZONE, stable UIDs, recurring meetings as RRULEs).",
+    )
+    export.add_argument("--topic", help="only this topic's announcements")
+    export.set_defaults(func=cmd_calendar_export)
 
     deliveries = commands.add_parser(
         "deliveries",
@@ -116,6 +157,10 @@ def add_field_options(parser: argparse.ArgumentParser, *, creating: bool) -> Non
     parser.add_argument("--starts-at", help="meeting start")
     parser.add_argument("--ends-at", help="meeting end")
     parser.add_argument("--location", help="meeting place")
+    parser.add_argument(
+        "--repeat",
+        help="meeting: weekly, monthly, none or an RRULE such as FREQ=MONTHLY;BYDAY=3TH",
+    )
     parser.add_argument("--url", help="a link for details (http or https)")
     parser.add_argument(
         "--remind", help="reminder offsets like 14d@09:00,3d@09:00,1d@09:00, or none"
@@ -129,7 +174,7 @@ def add_field_options(parser: argparse.ArgumentParser, *, creating: bool) -> Non
     )
 
 
-def parse_time(option: str, value: str, tz: tzinfo) -> datetime:
+def parse_time(option: str, value: str, tz: ZoneInfo) -> datetime:
     try:
         return parse_when(value, tz, date_only_time=DEADLINE_TIME if option == "deadline" else None)
     except TimeFormatError as exc:
@@ -139,7 +184,7 @@ def parse_time(option: str, value: str, tz: tzinfo) -> datetime:
         ) from exc
 
 
-def given_values(args: argparse.Namespace, tz: tzinfo) -> dict[str, Any]:
+def given_values(args: argparse.Namespace, tz: ZoneInfo) -> dict[str, Any]:
     """The field values given on the command line ('' clears an optional one)."""
     values: dict[str, Any] = {}
     for name in (*TEXT_OPTIONS, "topic", "location", "url", "remind"):
@@ -152,11 +197,24 @@ def given_values(args: argparse.Namespace, tz: tzinfo) -> dict[str, Any]:
         if value is None:
             continue
         values[name] = None if value == "" and name != "publish_at" else parse_time(name, value, tz)
+    if args.repeat is not None:
+        try:
+            values["repeat"] = parse_repeat(args.repeat, tz)
+        except ValueError as exc:
+            raise UsageError(f"--repeat: {repeat_error(str(exc))}") from exc
     if args.kind is not None:
         values["kind"] = Kind(args.kind)
     if args.urgent is not None:
         values["urgent"] = args.urgent
     return values
+
+
+def parse_day(option: str, value: str, tz: ZoneInfo) -> date:
+    """A local date: '2026-12-17' or '17.12.2026'."""
+    try:
+        return parse_when(value, tz, date_only_time=time(12, 0)).astimezone(tz).date()
+    except TimeFormatError as exc:
+        raise UsageError(f"{option}: {value!r} is not a date like 2026-12-17 ({exc})") from exc
 
 
 async def open_service(settings: Settings) -> tuple[Storage, AnnouncementService]:
@@ -205,6 +263,8 @@ async def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
+    if args.occurrence is not None:
+        return await edit_occurrence(args, settings)
     with use_language("en"):
         storage, service = await open_service(settings)
         try:
@@ -229,6 +289,90 @@ async def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+async def edit_occurrence(args: argparse.Namespace, settings: Settings) -> int:
+    """`announce edit ID --occurrence DATE --location PLACE`: one occurrence elsewhere."""
+    tz = settings.timezone
+    with use_language("en"):
+        try:
+            day = parse_day("--occurrence", args.occurrence, tz)
+            changes = given_values(args, tz)
+        except UsageError as exc:
+            return fail(str(exc))
+        if set(changes) != {"location"} or args.notify:
+            return fail("--occurrence: give --location (only), the place of that occurrence")
+        storage, service = await open_service(settings)
+        try:
+            start = await service.move_occurrence(args.id, day, changes["location"], actor=actor())
+        except UnknownAnnouncement:
+            return fail(f"there is no announcement #{args.id}")
+        except AnnouncementError as exc:
+            return fail(f"--occurrence: {exc.message}")
+        finally:
+            await storage.close()
+    if args.json:
+        print(json.dumps({"id": args.id}))
+    else:
+        print(f"announcement #{args.id}: the occurrence of {iso(start, tz)} changed: location")
+    return EXIT_OK
+
+
+async def cmd_rerun(args: argparse.Namespace, settings: Settings) -> int:
+    tz = settings.timezone
+    with use_language("en"):
+        try:
+            publish_at = parse_time("publish_at", args.publish_at, tz) if args.publish_at else None
+        except UsageError as exc:
+            return fail(str(exc))
+        storage, service = await open_service(settings)
+        try:
+            announcement = await service.rerun(
+                args.id, args.year, actor=actor(), publish_at=publish_at
+            )
+        except UnknownAnnouncement:
+            return fail(f"there is no announcement #{args.id}")
+        except AnnouncementError as exc:
+            return fail(f"{option_of(exc.field)}{exc.message}")
+        finally:
+            await storage.close()
+    if args.json:
+        print(json.dumps({"id": announcement.id}))
+    else:
+        when = iso(announcement.fields.publish_at, tz)
+        state = "published" if announcement.published else f"scheduled for {when}"
+        print(f"announcement #{announcement.id} (the {args.year} campaign) {state}")
+    return EXIT_OK
+
+
+async def cmd_calendar_export(args: argparse.Namespace, settings: Settings) -> int:
+    topics = load_topics(settings.content_dir)
+    if args.topic is not None and topics.get(args.topic) is None:
+        return fail(f"--topic: there is no topic {args.topic!r} ({', '.join(topics.slugs)})")
+    tz = settings.timezone
+    storage = await Storage.open(settings.db_path)
+    try:
+        now = utcnow()
+        upcoming = await storage.announcements.upcoming(
+            (Kind.GRANT_DEADLINE, Kind.TAX_CAMPAIGN, Kind.MEETING),
+            now,
+            limit=10_000,
+            topic=args.topic,
+        )
+        locations = await storage.reminders.occurrence_locations(
+            [a.id for a in upcoming if a.fields.repeat]
+        )
+    finally:
+        await storage.close()
+    # A series whose last occurrence is over is no longer upcoming.
+    current = [a for a in upcoming if not a.fields.repeat or entries([a], locations, tz, after=now)]
+    language = settings.default_language
+    with use_language(language):
+        name = _("Deadlines and meetings")
+    data = calendar_file(current, locations, language, tz, name=name)
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    return EXIT_OK
+
+
 async def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     storage, service = await open_service(settings)
     try:
@@ -241,7 +385,7 @@ async def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def iso(moment: datetime | None, tz: tzinfo) -> str | None:
+def iso(moment: datetime | None, tz: ZoneInfo) -> str | None:
     """ISO 8601 with the offset of BOT_TIMEZONE, to the second; None stays None."""
     if moment is None:
         return None
@@ -292,7 +436,12 @@ async def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     print(f"announcement #{args.id}: " + counts_text(data))
     for reminder in data["reminders"]:
-        print(f"reminder at {reminder['at']}: " + counts_text(reminder))
+        if reminder.get("state") == "dropped":
+            print(f"reminder at {reminder['at']}: dropped ({reminder.get('reason', '')})")
+        else:
+            print(f"reminder at {reminder['at']}: " + counts_text(reminder))
+    for planned in report.planned:
+        print(f"reminder planned for {iso(planned.send_at, settings.timezone)}")
     return EXIT_OK
 
 
@@ -303,7 +452,7 @@ def counts_text(counts: dict[str, Any]) -> str:
 
 def option_of(field: str) -> str:
     """The option a field comes from, as a message prefix ('--deadline: '); '' for others."""
-    return f"--{field.replace('_', '-')}: " if field in FIELD_NAMES else ""
+    return f"--{field.replace('_', '-')}: " if field in (*FIELD_NAMES, "occurrence") else ""
 
 
 EXTENSIONS.append(add_commands)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
-from bot.announcements import reminders
-from bot.announcements.timeparse import local_moment
 from bot.i18n import N_, _
+from bot.reminders import offsets
+from bot.reminders.planner import Schedule
+from bot.reminders.recurrence import ensure_synchronised, parse_repeat
+from bot.reminders.season import campaign_deadline, campaign_year
 
 MAX_TITLE = 200
 MAX_TEXT = 3000
@@ -57,12 +60,7 @@ _DEFAULT_TOPIC = {
     Kind.MEETING: "meetings",
     Kind.NEWS: "news",
 }
-_DEFAULT_REMIND = {
-    Kind.GRANT_DEADLINE: "14d@09:00,3d@09:00,1d@09:00",
-    Kind.TAX_CAMPAIGN: "7d@10:00,1d@10:00",
-    Kind.MEETING: "1d@18:00,2h",
-    Kind.NEWS: "none",
-}
+_DEFAULT_REMIND = {kind: offsets.DEFAULT_SPECS[kind.value] for kind in Kind}
 _KIND_LABELS = {
     Kind.GRANT_DEADLINE: N_("Grant deadline"),
     Kind.TAX_CAMPAIGN: N_("1.5% tax campaign"),
@@ -109,6 +107,8 @@ class Fields:
     location: str | None = None
     url: str | None = None
     urgent: bool = False
+    # A meeting's recurrence: a normalised RRULE (bot.reminders.recurrence), None: once.
+    repeat: str | None = None
 
     def has_language(self, language: str) -> bool:
         """Whether the announcement is written in `language` (Polish always is)."""
@@ -124,18 +124,27 @@ class Fields:
 
     @property
     def anchor(self) -> datetime | None:
-        """The moment reminders count back from: the deadline, else the start."""
+        """The moment reminders count back from: the deadline, else the (first) start."""
         return self.deadline or self.starts_at
 
-    def reminder_times(self, tz: tzinfo, *, after: datetime) -> list[datetime]:
-        """When the stored offsets remind, counted back from the deadline or start.
-
-        Moments before publication or before `after` are left out (they have passed).
-        """
+    def schedule(self) -> Schedule | None:
+        """What reminder planning needs; None without a deadline or start."""
         if self.anchor is None:
-            return []
-        offsets = reminders.parse_offsets(self.remind)
-        return reminders.reminder_times(self.anchor, offsets, tz, after=max(after, self.publish_at))
+            return None
+        return Schedule(
+            anchor=self.anchor,
+            remind=self.remind,
+            publish_at=self.publish_at,
+            repeat=self.repeat,
+            urgent=self.urgent,
+        )
+
+    @property
+    def duration(self) -> timedelta | None:
+        """How long a meeting lasts (each occurrence of a recurring one), when it has an end."""
+        if self.starts_at is None or self.ends_at is None:
+            return None
+        return self.ends_at - self.starts_at
 
     def replace(self, **changes: object) -> Fields:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -163,15 +172,9 @@ class Announcement:
         return self.status in (Status.SENDING, Status.SENT)
 
 
-def tax_campaign_deadline(now: datetime, tz: tzinfo) -> datetime:
+def tax_campaign_deadline(now: datetime, tz: ZoneInfo) -> datetime:
     """30 April 23:59 of the current tax season (next year's once this year's has passed)."""
-    local = now.astimezone(tz)
-    this_year = local_moment(local.date().replace(month=4, day=30), DEADLINE_TIME, tz)
-    if this_year > now:
-        return this_year
-    return local_moment(
-        local.date().replace(year=local.year + 1, month=4, day=30), DEADLINE_TIME, tz
-    )
+    return campaign_deadline(campaign_year(now, tz), tz)
 
 
 def check_url(url: str) -> str:
@@ -198,11 +201,13 @@ def validate(
     now: datetime,
     topics: Collection[str],
     changed: Collection[str] | None = None,
+    tz: ZoneInfo | None = None,
 ) -> Fields:
     """Check every rule; return the fields with the reminder list in canonical form.
 
     Times in the past are refused only for fields in `changed` (all of them when None), so an
-    edit of a text does not fail because the announcement was published yesterday.
+    edit of a text does not fail because the announcement was published yesterday. With `tz`,
+    a recurring meeting's first start must be an occurrence of its rule.
     """
     _check_texts(fields)
     if fields.topic not in topics:
@@ -216,17 +221,45 @@ def validate(
         check_url(fields.url)
     _check_dates(fields, now, set(FIELD_NAMES if changed is None else changed))
     try:
-        remind = reminders.normalise(fields.remind)
-    except reminders.OffsetError as exc:
+        remind = offsets.canonical(fields.remind)
+    except offsets.OffsetError as exc:
         raise AnnouncementError("remind", remind_error(str(exc))) from exc
-    return fields.replace(remind=remind)
+    return fields.replace(remind=remind, repeat=_checked_repeat(fields, tz))
 
 
 def remind_error(detail: str) -> str:
     return _(
         "Reminders are a comma list like 14d@09:00,3d@09:00,2h (d days, w weeks, h hours, "
-        "m minutes, @HH:MM a time of day) or none. Problem: {detail}"
+        "m minutes, @HH:MM a time of day; mondays@10:00 every Monday of the deadline's month) "
+        "or none. Problem: {detail}"
     ).format(detail=detail)
+
+
+def repeat_error(detail: str) -> str:
+    return _(
+        "Repetition is weekly, monthly, none or a rule like FREQ=MONTHLY;BYDAY=3TH "
+        "(the third Thursday of each month). Problem: {detail}"
+    ).format(detail=detail)
+
+
+def _checked_repeat(fields: Fields, tz: ZoneInfo | None) -> str | None:
+    """The meeting's rule in normal form; only meetings repeat, from an occurrence of the rule."""
+    if fields.repeat is None:
+        return None
+    try:
+        rule = parse_repeat(fields.repeat, tz)
+    except ValueError as exc:
+        raise AnnouncementError("repeat", repeat_error(str(exc))) from exc
+    if rule is None:
+        return None
+    if not fields.kind.is_event:
+        raise AnnouncementError("repeat", _("Only meetings can repeat."))
+    if tz is not None and fields.starts_at is not None:
+        try:
+            ensure_synchronised(rule, fields.starts_at, tz)
+        except ValueError as exc:
+            raise AnnouncementError("repeat", repeat_error(str(exc))) from exc
+    return rule
 
 
 def _check_texts(fields: Fields) -> None:

@@ -8,20 +8,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 
 from bot.announcements.model import Announcement, Fields
+from bot.clock import from_db, to_db, utcnow
 from bot.core.context import command_prefix
 from bot.core.markup import bold, escape, link
 from bot.core.messages import Reply
 from bot.core.topics import Topics
 from bot.i18n import _, use_language
+from bot.reminders.recurrence import occurrences
+from bot.reminders.timeleft import time_left_phrase
 
 DATE_PATTERN = "EEEE, d MMMM y, HH:mm"
 TIME_PATTERN = "HH:mm"
+DAY_PATTERN = "d MMMM"
+# How many later dates of a recurring meeting a message lists.
+NEXT_DATES = 3
+_FAR = timedelta(days=3653)
 
 
 class Purpose(StrEnum):
@@ -31,6 +40,7 @@ class Purpose(StrEnum):
     REMINDER = "reminder"
     CORRECTION = "correction"
     SUMMARY = "summary"
+    DIGEST = "digest"
 
 
 # Fields a correction notice mentions (a changed reminder list or urgency is not news).
@@ -46,15 +56,16 @@ NOTICEABLE = (
     "ends_at",
     "location",
     "url",
+    "repeat",
 )
 
 
-def format_when(moment: datetime, language: str, tz: tzinfo) -> str:
+def format_when(moment: datetime, language: str, tz: ZoneInfo) -> str:
     """A date and time for people: 'czwartek, 30 kwietnia 2026, 23:59' in BOT_TIMEZONE."""
     return str(format_datetime(moment, DATE_PATTERN, tzinfo=tz, locale=language))
 
 
-def format_span(start: datetime, end: datetime | None, language: str, tz: tzinfo) -> str:
+def format_span(start: datetime, end: datetime | None, language: str, tz: ZoneInfo) -> str:
     """A meeting's time: the end as a bare clock time when it is on the same day."""
     first = format_when(start, language, tz)
     if end is None:
@@ -80,10 +91,29 @@ def unsubscribe_hint(topic: str, platform: str, topics: Topics, language: str) -
     )
 
 
+def next_starts(
+    fields: Fields, tz: ZoneInfo, count: int, now: datetime | None = None
+) -> list[datetime]:
+    """The starts of a recurring meeting's next occurrences that have not ended."""
+    if fields.repeat is None or fields.starts_at is None:
+        return []
+    after = (now or utcnow()) - (fields.duration or timedelta(0))
+    return occurrences(fields.repeat, fields.starts_at, tz, after, after + _FAR, limit=count)
+
+
 def detail_lines(
-    fields: Fields, language: str, tz: tzinfo, only: set[str] | None = None
+    fields: Fields,
+    language: str,
+    tz: ZoneInfo,
+    only: set[str] | None = None,
+    *,
+    series: bool = True,
 ) -> list[str]:
-    """Deadline, time, place and link lines (those in `only`, when given)."""
+    """Deadline, time, place and link lines (those in `only`, when given).
+
+    For a recurring meeting (with `series`) the time is its next occurrence's, followed by the
+    dates after it.
+    """
 
     def wanted(*names: str) -> bool:
         return only is None or any(name in only for name in names)
@@ -93,9 +123,24 @@ def detail_lines(
         lines.append(
             "📅 " + _("Deadline: {when}").format(when=format_when(fields.deadline, language, tz))
         )
-    if fields.starts_at is not None and wanted("starts_at", "ends_at"):
-        span = format_span(fields.starts_at, fields.ends_at, language, tz)
+    if fields.starts_at is not None and wanted("starts_at", "ends_at", "repeat"):
+        start, end, later = fields.starts_at, fields.ends_at, []
+        if series and fields.repeat is not None:
+            upcoming = next_starts(fields, tz, NEXT_DATES + 1)
+            if upcoming:
+                start, later = upcoming[0], upcoming[1:]
+                end = start + fields.duration if fields.duration is not None else None
+        span = format_span(start, end, language, tz)
         lines.append("🗓 " + _("When: {when}").format(when=span))
+        if series and fields.repeat is not None:
+            if later:
+                dates = ", ".join(
+                    str(format_date(moment.astimezone(tz), DAY_PATTERN, locale=language))
+                    for moment in later
+                )
+                lines.append("🔁 " + _("Repeats; next dates: {dates}").format(dates=dates))
+            else:
+                lines.append("🔁 " + _("Repeats; this is the last date."))
     if fields.location and wanted("location"):
         lines.append("📍 " + _("Where: {place}").format(place=escape(fields.location)))
     if fields.url and wanted("url"):
@@ -110,7 +155,7 @@ def language_note(fields: Fields, language: str) -> str | None:
     return "<i>" + _("This announcement is available only in Polish.") + "</i>"
 
 
-def announcement_body(fields: Fields, language: str, tz: tzinfo) -> list[str]:
+def announcement_body(fields: Fields, language: str, tz: ZoneInfo) -> list[str]:
     """Title, kind, the language note, the text and the details."""
     marker = "❗ " if fields.urgent else "📢 "
     lines = [marker + bold(fields.title(language)), "<i>" + escape(fields.kind.label) + "</i>"]
@@ -126,28 +171,68 @@ def announcement_body(fields: Fields, language: str, tz: tzinfo) -> list[str]:
 
 
 def render_publication(
-    fields: Fields, language: str, platform: str, topics: Topics, tz: tzinfo
+    fields: Fields, language: str, platform: str, topics: Topics, tz: ZoneInfo
 ) -> str:
     lines = announcement_body(fields, language, tz)
     lines.extend(["", unsubscribe_hint(fields.topic, platform, topics, language)])
     return "\n".join(lines)
 
 
+def reminder_detail(target: datetime, moment: datetime, location: str | None = None) -> str:
+    """What a reminder broadcast records: what it is about (the deadline, or the occurrence's
+    start and place) and the moment the time left is counted from."""
+    detail: dict[str, Any] = {"target": to_db(target), "at": to_db(moment)}
+    if location is not None:
+        detail["location"] = location
+    return json.dumps(detail, ensure_ascii=False)
+
+
+def reminder_heading(fields: Fields, target: datetime | None, moment: datetime | None) -> str:
+    """'Reminder: the deadline is in 3 days.' — the time left from the moment it was due."""
+    if target is None or moment is None or target <= moment:
+        return "⏰ " + bold(_("Reminder"))
+    left = time_left_phrase(target - moment)
+    if fields.kind.is_event:
+        text = _("Reminder: the meeting starts {time_left}.").format(time_left=left)
+    else:
+        text = _("Reminder: the deadline is {time_left}.").format(time_left=left)
+    return "⏰ " + bold(text)
+
+
 def render_reminder(
-    fields: Fields, language: str, platform: str, topics: Topics, tz: tzinfo
+    fields: Fields,
+    language: str,
+    platform: str,
+    topics: Topics,
+    tz: ZoneInfo,
+    detail: str = "",
 ) -> str:
-    """Short: the title and the details, not the whole text again."""
-    lines = ["⏰ " + bold(_("Reminder")), bold(fields.title(language))]
+    """Short: the time left, the title and the details, not the whole text again.
+
+    `detail` (reminder_detail) names the occurrence of a recurring meeting and its place.
+    """
+    info = json.loads(detail) if detail else {}
+    target = from_db(info["target"]) if "target" in info else None
+    moment = from_db(info["at"]) if "at" in info else None
+    shown = fields
+    if target is not None and fields.kind.is_event:
+        duration = fields.duration
+        shown = fields.replace(
+            starts_at=target,
+            ends_at=target + duration if duration is not None else None,
+            location=info.get("location", fields.location),
+        )
+    lines = [reminder_heading(fields, target, moment), bold(fields.title(language))]
     note = language_note(fields, language)
     if note:
         lines.append(note)
-    lines.extend(detail_lines(fields, language, tz))
+    lines.extend(detail_lines(shown, language, tz, series=False))
     lines.extend(["", unsubscribe_hint(fields.topic, platform, topics, language)])
     return "\n".join(lines)
 
 
 def render_correction(
-    fields: Fields, changed: set[str], language: str, platform: str, topics: Topics, tz: tzinfo
+    fields: Fields, changed: set[str], language: str, platform: str, topics: Topics, tz: ZoneInfo
 ) -> str:
     """What changed, with the new values."""
     # The heading carries the current title, so a corrected title needs no line of its own.
@@ -190,7 +275,7 @@ def render_message(
     language: str,
     platform: str,
     topics: Topics,
-    tz: tzinfo,
+    tz: ZoneInfo,
 ) -> Reply:
     """One outbox message for one chat, in that chat's language."""
     fields = announcement.fields
@@ -198,7 +283,7 @@ def render_message(
         if purpose is Purpose.PUBLICATION:
             text = render_publication(fields, language, platform, topics, tz)
         elif purpose is Purpose.REMINDER:
-            text = render_reminder(fields, language, platform, topics, tz)
+            text = render_reminder(fields, language, platform, topics, tz, detail)
         elif purpose is Purpose.CORRECTION:
             changed = set(json.loads(detail)) if detail else set(NOTICEABLE)
             text = render_correction(fields, changed, language, platform, topics, tz)

@@ -7,8 +7,8 @@ the outbox rows it causes, and recorded in the audit log under the acting staff 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from bot.announcements.model import (
@@ -17,6 +17,7 @@ from bot.announcements.model import (
     Announcement,
     AnnouncementError,
     Fields,
+    Kind,
     Status,
     validate,
 )
@@ -25,8 +26,12 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.core.topics import Topics
 from bot.i18n import _
+from bot.reminders.localtime import local_at
+from bot.reminders.planner import HORIZON, PlannedReminder, plan, targets
+from bot.reminders.season import DEFAULT_AT, SEASON_START, campaign_deadline
 from bot.storage import Storage
 from bot.storage.outbox import BroadcastCounts, Counts
+from bot.storage.reminders import Reminder, ReminderState
 
 Clock = Callable[[], datetime]
 
@@ -51,25 +56,56 @@ class Edit:
 
 class AnnouncementService:
     def __init__(
-        self, storage: Storage, settings: Settings, topics: Topics, clock: Clock = utcnow
+        self,
+        storage: Storage,
+        settings: Settings,
+        topics: Topics,
+        clock: Clock = utcnow,
+        *,
+        horizon: timedelta = HORIZON,
     ) -> None:
         self.storage = storage
         self.settings = settings
         self.topics = topics
         self.clock = clock
+        self.horizon = horizon
 
     def check(self, fields: Fields, changed: set[str] | None = None) -> Fields:
         """Validate against the current time and topics (raises AnnouncementError)."""
-        return validate(fields, now=self.clock(), topics=self.topics.slugs, changed=changed)
+        return validate(
+            fields,
+            now=self.clock(),
+            topics=self.topics.slugs,
+            changed=changed,
+            tz=self.settings.timezone,
+        )
+
+    def plan(self, fields: Fields, now: datetime) -> list[PlannedReminder]:
+        """The reminders the announcement has from `now` on (stored with it, in one write)."""
+        schedule = fields.schedule()
+        if schedule is None:
+            return []
+        return plan(
+            schedule,
+            self.settings.timezone,
+            self.settings.quiet_hours,
+            now=now,
+            horizon=self.horizon,
+        )
 
     async def create(
         self, fields: Fields, *, actor: str, author_chat_ref: int | None = None
     ) -> Announcement:
-        """Validate and store; publish at once when due (the outbox rows in the same write)."""
+        """Validate and store with its reminders; publish at once when due (the outbox rows in
+        the same write)."""
         checked = self.check(fields)
         now = self.clock()
         announcement_id = await self.storage.announcements.create(
-            checked, author=actor, author_chat_ref=author_chat_ref, now=now
+            checked,
+            author=actor,
+            author_chat_ref=author_chat_ref,
+            now=now,
+            plan=self.plan(checked, now),
         )
         announcement = await self.get(announcement_id)
         action = "announce publish" if announcement.published else "announce schedule"
@@ -107,8 +143,14 @@ class AnnouncementService:
         }
         checked = self.check(updated, changed)
         send_notice = notify and current.published and bool(changed & set(NOTICEABLE))
+        now = self.clock()
         await self.storage.announcements.update(
-            announcement_id, checked, changed, now=self.clock(), notify=send_notice
+            announcement_id,
+            checked,
+            changed,
+            now=now,
+            notify=send_notice,
+            plan=self.plan(checked, now),
         )
         await self.storage.staff.audit(
             actor,
@@ -139,7 +181,84 @@ class AnnouncementService:
     async def deliveries(self, announcement_id: int) -> DeliveryReport:
         await self.get(announcement_id)
         broadcasts = await self.storage.outbox.broadcast_counts(announcement_id)
-        return DeliveryReport(announcement_id, broadcasts)
+        reminders = await self.storage.reminders.of_announcement(announcement_id)
+        return DeliveryReport(announcement_id, broadcasts, reminders)
+
+    async def top_up(self) -> int:
+        """Plan again every announcement whose reminders may lie ahead; returns how many.
+
+        This adds the occurrences of recurring meetings that entered the horizon, follows a
+        change of BOT_QUIET_HOURS, and plans announcements written before reminders were
+        stored; an unchanged plan writes nothing.
+        """
+        now = self.clock()
+        current = await self.storage.announcements.plannable(now)
+        for announcement in current:
+            await self.storage.reminders.replan(
+                announcement.id, self.plan(announcement.fields, now), now
+            )
+        return len(current)
+
+    async def rerun(
+        self,
+        announcement_id: int,
+        year: int,
+        *,
+        actor: str,
+        publish_at: datetime | None = None,
+    ) -> Announcement:
+        """The 1.5% campaign again for another year's season: the same texts, topic and
+        reminders, the deadline 30 April of `year`, published when that season starts (15
+        January at 10:00) or now if it has started already."""
+        source = await self.get(announcement_id)
+        if source.fields.kind is not Kind.TAX_CAMPAIGN:
+            raise AnnouncementError("kind", _("Only a 1.5% tax campaign can be run again."))
+        tz = self.settings.timezone
+        now = self.clock()
+        if publish_at is None:
+            publish_at = max(now, local_at(date(year, *SEASON_START), DEFAULT_AT, tz))
+        fields = source.fields.replace(deadline=campaign_deadline(year, tz), publish_at=publish_at)
+        announcement = await self.create(fields, actor=actor)
+        await self.storage.staff.audit(
+            actor, "announce rerun", f"#{announcement_id} -> #{announcement.id} {year}"
+        )
+        return announcement
+
+    def occurrence_on(self, fields: Fields, day: date) -> datetime | None:
+        """The start of the recurring meeting's occurrence on a local date, if it has one."""
+        schedule = fields.schedule()
+        if schedule is None or schedule.repeat is None:
+            return None
+        tz = self.settings.timezone
+        found = targets(
+            schedule,
+            tz,
+            after=local_at(day, time(0, 0), tz),
+            before=local_at(day + timedelta(days=1), time(0, 0), tz),
+        )
+        return found[0] if found else None
+
+    async def move_occurrence(
+        self, announcement_id: int, day: date, location: str | None, *, actor: str
+    ) -> datetime:
+        """Hold one occurrence of a recurring meeting elsewhere (None: at the usual place)."""
+        current = await self.get(announcement_id)
+        if current.status is Status.CANCELLED:
+            raise AnnouncementError("status", _("This announcement is cancelled."))
+        if current.fields.repeat is None:
+            raise AnnouncementError("repeat", _("Only a recurring meeting has occurrences."))
+        start = self.occurrence_on(current.fields, day)
+        if start is None:
+            raise AnnouncementError("occurrence", _("The meeting does not take place on that day."))
+        if location is not None:
+            location = self.check(current.fields.replace(location=location), {"location"}).location
+        await self.storage.reminders.set_occurrence_location(
+            announcement_id, start, location, self.clock()
+        )
+        await self.storage.staff.audit(
+            actor, "announce edit", f"#{announcement_id} occurrence {day.isoformat()} location"
+        )
+        return start
 
 
 def adapt_to_kind(before: Fields, after: Fields, given: Mapping[str, Any]) -> Fields:
@@ -152,7 +271,11 @@ def adapt_to_kind(before: Fields, after: Fields, given: Mapping[str, Any]) -> Fi
         changes["deadline"] = None
     if not kind.is_event:
         changes.update(
-            {name: None for name in ("starts_at", "ends_at", "location") if name not in given}
+            {
+                name: None
+                for name in ("starts_at", "ends_at", "location", "repeat")
+                if name not in given
+            }
         )
     if "topic" not in given and before.topic == before.kind.default_topic:
         changes["topic"] = kind.default_topic
@@ -163,10 +286,12 @@ def adapt_to_kind(before: Fields, after: Fields, given: Mapping[str, Any]) -> Fi
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """The messages of an announcement by broadcast: `ngo-bot deliveries` and `show`."""
+    """The messages of an announcement by broadcast, and its reminders: `ngo-bot deliveries`
+    and `show`."""
 
     announcement_id: int
     broadcasts: list[BroadcastCounts]
+    reminders: list[Reminder] = field(default_factory=list)
 
     def of(self, purpose: Purpose) -> list[BroadcastCounts]:
         return [b for b in self.broadcasts if b.purpose == purpose.value]
@@ -179,13 +304,42 @@ class DeliveryReport:
                 counts.add(state, n)
         return counts
 
+    @property
+    def planned(self) -> list[Reminder]:
+        return [r for r in self.reminders if r.state is ReminderState.PLANNED]
+
     def as_json(self, tz: tzinfo) -> dict[str, Any]:
-        """The contract's shape: top-level counts of the publication, then each reminder."""
+        """The contract's shape: top-level counts of the publication, then each reminder that
+        fell due: sent, with its messages by state, or dropped, with the reason."""
+
+        def iso(moment: datetime) -> str:
+            return moment.astimezone(tz).isoformat(timespec="seconds")
+
+        broadcasts = {b.id: b for b in self.of(Purpose.REMINDER)}
+        due: list[tuple[datetime, dict[str, Any]]] = []
+        for reminder in self.reminders:
+            if reminder.state not in (ReminderState.SENT, ReminderState.DROPPED):
+                continue
+            broadcast = None
+            if reminder.broadcast_id is not None:
+                broadcast = broadcasts.pop(reminder.broadcast_id, None)
+            counts = broadcast.counts if broadcast is not None else Counts()
+            entry = {
+                "at": iso(reminder.send_at),
+                **counts.as_dict(),
+                "state": reminder.state.value,
+                "target": iso(reminder.target_at),
+            }
+            if reminder.reason:
+                entry["reason"] = reminder.reason
+            due.append((reminder.send_at, entry))
+        # Reminder broadcasts written without a reminder row (AnnouncementStore.send_reminder).
+        due.extend(
+            (b.due_at, {"at": iso(b.due_at), **b.counts.as_dict()}) for b in broadcasts.values()
+        )
+        due.sort(key=lambda pair: pair[0])
         return {
             "id": self.announcement_id,
             **self.publication.as_dict(),
-            "reminders": [
-                {"at": b.due_at.astimezone(tz).isoformat(timespec="seconds"), **b.counts.as_dict()}
-                for b in self.of(Purpose.REMINDER)
-            ],
+            "reminders": [entry for _at, entry in due],
         }

@@ -275,7 +275,7 @@ class PlatformSender:
     async def deliver(self, claimed: list[ClaimedMessage]) -> None:
         """Send a claimed batch; whatever is not sent (pause, stop) goes back to the queue."""
         announcements = await self._storage.announcements.get_many(
-            {m.announcement_id for m in claimed}
+            {m.announcement_id for m in claimed if m.announcement_id is not None}
         )
         batch = Batch(
             queue=deque(claimed),
@@ -306,14 +306,17 @@ class PlatformSender:
     async def _deliver_one(self, message: ClaimedMessage, batch: Batch) -> Settled | None:
         """Send one row and say how it went; None when the platform paused before sending."""
         now = self._clock()
-        announcement = batch.announcements.get(message.announcement_id)
         if message.chat_ref in batch.gone:
             return Settled(
                 message.id, message.chat_ref, State.CANCELLED, attempted=False, detail=GONE_DETAIL
             )
-        cancelled = message.announcement_id in batch.cancelled
-        if announcement is None or (cancelled and message.purpose != Purpose.SUMMARY):
-            return Settled(message.id, message.chat_ref, State.CANCELLED, attempted=False)
+        # A weekly digest belongs to no announcement: its text was written with its row.
+        announcement = None
+        if message.announcement_id is not None:
+            announcement = batch.announcements.get(message.announcement_id)
+            cancelled = message.announcement_id in batch.cancelled
+            if announcement is None or (cancelled and message.purpose != Purpose.SUMMARY):
+                return Settled(message.id, message.chat_ref, State.CANCELLED, attempted=False)
         shared = message.chat_kind.is_shared
         delay = self.limiter.chat_delay(message.chat_ref, shared)
         if delay > 0:
@@ -330,8 +333,12 @@ class PlatformSender:
             batch.gone.add(message.chat_ref)
         return settled
 
-    def _render(self, message: ClaimedMessage, announcement: Announcement, batch: Batch) -> Reply:
+    def _render(
+        self, message: ClaimedMessage, announcement: Announcement | None, batch: Batch
+    ) -> Reply:
         """The message in the chat's language (rendered once per broadcast and language)."""
+        if announcement is None:
+            return Reply(message.detail)
         language = message.language or self._settings.default_language
         key = (message.broadcast_id, language)
         reply = batch.rendered.get(key)

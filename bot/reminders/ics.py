@@ -8,13 +8,15 @@
   a 15-minute event ending at the deadline (a calendar shows it at the right time of day and
   its alarm fires before it), marked TRANSPARENT so it does not block free/busy time. A
   deadline with ``all_day_deadline`` is an all-day event on the deadline's local date instead.
-- A recurring meeting is one event with its RRULE (from :mod:`bot.reminders.recurrence`).
+- A recurring meeting is one event with its RRULE (from :mod:`bot.reminders.recurrence`); an
+  occurrence held at another place is an extra event with the same UID and a RECURRENCE-ID.
 - The URL goes into ``URL`` and, since many calendars show only the description, also at the
   end of the description.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +36,14 @@ _SCAN_STEP = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
+class MovedOccurrence:
+    """One occurrence of a recurring meeting held at another place."""
+
+    start: datetime  # its start by the rule
+    location: str
+
+
+@dataclass(frozen=True)
 class CalendarItem:
     """One deadline or meeting to export; times are aware datetimes."""
 
@@ -47,9 +57,12 @@ class CalendarItem:
     url: str | None = None
     rrule: str | None = None
     sequence: int = 0
+    moved: tuple[MovedOccurrence, ...] = ()
 
     def __post_init__(self) -> None:
         require_aware(self.start, "start")
+        if self.moved and (self.rrule is None or self.end is None):
+            raise ValueError(f"item {self.uid_key!r}: only a recurring meeting has occurrences")
         if self.end is not None:
             require_aware(self.end, "end")
             if self.end < self.start:
@@ -82,7 +95,27 @@ def build_calendar(
     calendar.add_component(vtimezone(tz, first_year, last_year))
     for item in events:
         calendar.add_component(_event(item, tz, uid_domain, stamp))
+        for moved in sorted(item.moved, key=lambda occurrence: occurrence.start):
+            calendar.add_component(_moved_event(item, moved, tz, uid_domain, stamp))
     return bytes(calendar.to_ical())
+
+
+def _moved_event(
+    item: CalendarItem, moved: MovedOccurrence, tz: ZoneInfo, uid_domain: str, stamp: datetime
+) -> Event:
+    """The occurrence starting at `moved.start`, as it really is (RFC 5545 RECURRENCE-ID)."""
+    assert item.end is not None  # checked by CalendarItem
+    occurrence = dataclasses.replace(
+        item,
+        start=moved.start,
+        end=moved.start + (item.end - item.start),
+        location=moved.location,
+        rrule=None,
+        moved=(),
+    )
+    event = _event(occurrence, tz, uid_domain, stamp)
+    event.add("RECURRENCE-ID", moved.start.astimezone(tz))
+    return event
 
 
 def uid_for(uid_key: str, uid_domain: str = UID_DOMAIN) -> str:

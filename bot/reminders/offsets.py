@@ -2,8 +2,10 @@
 
 Grammar (case-insensitive, comma-separated, spaces around commas allowed)::
 
-    LIST   = "none" | OFFSET *("," OFFSET)
+    LIST   = "none" | ITEM *("," ITEM)
+    ITEM   = OFFSET | MONDAYS
     OFFSET = N UNIT ["@" HH ":" MM]        N = 0..9999, UNIT = w | d | h | m
+    MONDAYS = "mondays@" HH ":" MM
 
 - ``w`` and ``d`` are calendar days in the bot's time zone: the same local wall-clock time N
   days (7 N for ``w``) earlier, also across a DST change (so ``1d`` before 30.03.2026 09:00 in
@@ -12,6 +14,9 @@ Grammar (case-insensitive, comma-separated, spaces around commas allowed)::
 - ``@HH:MM`` then moves the reminder to that local time on the day reached (``1d@18:00``: the
   evening before; ``2h@08:00``: 08:00 on the day two hours before).
 - ``0`` is allowed only with ``@HH:MM`` (``0d@08:00``: the morning of the deadline's own day).
+- ``mondays@HH:MM`` is every Monday of the target's calendar month (local time), at that time,
+  before the target: for the 1.5% campaign ending on 30 April, every Monday of April.
+- At most :data:`MAX_OFFSETS` different reminders.
 - An offset may reach at most a year back. Duplicates (also ``1w`` and ``7d``, ``2h`` and
   ``120m``) are removed; the result is in a canonical order (the longest lead first, then the
   earlier time of day), which :func:`format_offsets` writes and :func:`parse_offsets` reads back.
@@ -31,16 +36,25 @@ from zoneinfo import ZoneInfo
 
 from bot.reminders.localtime import local_at, require_aware
 
-Unit = Literal["w", "d", "h", "m"]
+Unit = Literal["w", "d", "h", "m", "mondays"]
 
 NONE = "none"
+MONDAYS: Unit = "mondays"
 MAX_LEAD = timedelta(days=366)
+MAX_OFFSETS = 10
 _MINUTES = {"h": 60, "m": 1}
 _DAYS = {"w": 7, "d": 1}
-_UNIT_ORDER = "wdhm"
+_UNIT_ORDER = ("w", "d", "h", "m", MONDAYS)
+# Mondays of the target's month reach back at most a month: they sort before shorter leads.
+_MONDAYS_LEAD = timedelta(days=31)
 _OFFSET = re.compile(
-    r"(?P<amount>\d{1,4})(?P<unit>[wdhm])(?:@(?P<hour>\d{1,2}):(?P<minute>\d{2}))?"
+    r"(?:(?P<amount>\d{1,4})(?P<unit>[wdhm])|(?P<mondays>mondays))"
+    r"(?:@(?P<hour>\d{1,2}):(?P<minute>\d{2}))?"
 )
+
+
+class OffsetError(ValueError):
+    """A `--remind` list that does not follow the grammar; the message names the bad part."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,7 @@ class Offset:
     def __post_init__(self) -> None:
         problem = _problem(self.amount, self.unit, self.at)
         if problem is not None:
-            raise ValueError(f"reminder offset {self.text()!r}: {problem}")
+            raise OffsetError(f"reminder offset {self.text()!r}: {problem}")
 
     @property
     def calendar(self) -> bool:
@@ -71,23 +85,51 @@ class Offset:
         """The exact duration back (h and m; zero for w and d)."""
         return timedelta(minutes=self.amount * _MINUTES.get(self.unit, 0))
 
+    @property
+    def mondays(self) -> bool:
+        """Whether this is ``mondays@HH:MM``: every Monday of the target's month."""
+        return self.unit == MONDAYS
+
     def lead_estimate(self) -> timedelta:
         """Roughly how long before the target (calendar days counted as 24 h)."""
+        if self.mondays:
+            return _MONDAYS_LEAD
         return timedelta(days=self.days) + self.duration
 
-    def identity(self) -> tuple[bool, int, time | None]:
+    def identity(self) -> tuple[str, int, time | None]:
         """What makes two offsets the same reminder (1w == 7d, 2h == 120m)."""
-        amount = self.days if self.calendar else self.amount * _MINUTES[self.unit]
-        return (self.calendar, amount, self.at)
+        if self.mondays:
+            return (MONDAYS, 0, self.at)
+        if self.calendar:
+            return ("days", self.days, self.at)
+        return ("minutes", self.amount * _MINUTES[self.unit], self.at)
 
     def text(self) -> str:
-        """Canonical text, e.g. ``14d@09:00`` or ``2h``."""
+        """Canonical text, e.g. ``14d@09:00``, ``2h`` or ``mondays@10:00``."""
         suffix = f"@{self.at.hour:02d}:{self.at.minute:02d}" if self.at is not None else ""
+        if self.mondays:
+            return f"{MONDAYS}{suffix}"
         return f"{self.amount}{self.unit}{suffix}"
+
+    def instants(self, target: datetime, tz: ZoneInfo) -> list[datetime]:
+        """When this reminder falls due for `target`, in UTC: one instant, or each Monday."""
+        if not self.mondays:
+            return [self.instant(target, tz)]
+        require_aware(target, "target")
+        assert self.at is not None  # checked by _problem
+        first = target.astimezone(tz).date().replace(day=1)
+        monday = first + timedelta(days=-first.weekday() % 7)
+        days = []
+        while monday.month == first.month:
+            days.append(monday)
+            monday += timedelta(weeks=1)
+        return [local_at(day, self.at, tz) for day in days]
 
     def instant(self, target: datetime, tz: ZoneInfo) -> datetime:
         """When this reminder falls due for `target`, in UTC (may be at or after the target)."""
         require_aware(target, "target")
+        if self.mondays:
+            raise ValueError("mondays@HH:MM names several instants: use instants()")
         if self.calendar:
             local = target.astimezone(tz)
             day = local.date() - timedelta(days=self.days)
@@ -101,9 +143,12 @@ class Offset:
 
 def _problem(amount: int, unit: str, at: time | None) -> str | None:
     """Why these parts make no offset, or None when they do."""
-    if unit not in _UNIT_ORDER or len(unit) != 1:
+    if unit not in _UNIT_ORDER:
         return "the unit must be w, d, h or m"
-    if amount < 0:
+    if unit == MONDAYS:
+        if amount != 0 or at is None:
+            return "write it as mondays@HH:MM, without a number"
+    elif amount < 0:
         return "the amount must not be negative"
     if amount == 0 and at is None:
         return "0 needs a time of day, e.g. 0d@08:00"
@@ -124,42 +169,53 @@ def _sort_key(offset: Offset) -> tuple[timedelta, int, int, int]:
 
 
 def parse_offsets(spec: str) -> tuple[Offset, ...]:
-    """Parse a `--remind` list; raise ValueError naming the part that is wrong."""
+    """Parse a `--remind` list; raise OffsetError (a ValueError) naming the part that is wrong."""
     parts = [part.strip() for part in spec.split(",")]
     if len(parts) == 1 and parts[0].lower() == NONE:
         return ()
     if parts == [""]:
-        raise ValueError(f"no reminder offsets given; write {NONE!r} to switch reminders off")
-    return normalise(_parse_one(part) for part in parts)
+        raise OffsetError(f"no reminder offsets given; write {NONE!r} to switch reminders off")
+    offsets = normalise(_parse_one(part) for part in parts)
+    if len(offsets) > MAX_OFFSETS:
+        raise OffsetError(f"at most {MAX_OFFSETS} reminders, got {len(offsets)}")
+    return offsets
+
+
+def canonical(spec: str) -> str:
+    """The canonical text of a `--remind` list (raises OffsetError): what is stored."""
+    return format_offsets(parse_offsets(spec))
 
 
 def _parse_one(part: str) -> Offset:
     if not part:
-        raise ValueError("an empty reminder offset (two commas, or a comma at an end)")
+        raise OffsetError("an empty reminder offset (two commas, or a comma at an end)")
     if part.lower() == NONE:
-        raise ValueError(f"{NONE!r} switches reminders off and cannot be combined with offsets")
+        raise OffsetError(f"{NONE!r} switches reminders off and cannot be combined with offsets")
     match = _OFFSET.fullmatch(part.lower())
     if match is None:
-        raise ValueError(
+        raise OffsetError(
             f"reminder offset {part!r} is not N followed by w, d, h or m, optionally "
-            "@HH:MM (e.g. 3d@09:00 or 2h)"
+            "@HH:MM (e.g. 3d@09:00 or 2h), or mondays@HH:MM"
         )
     at = None
     if match["hour"] is not None:
         hour, minute = int(match["hour"]), int(match["minute"])
         if hour > 23 or minute > 59:
-            raise ValueError(f"reminder offset {part!r}: {hour}:{minute:02d} is not a time of day")
+            raise OffsetError(f"reminder offset {part!r}: {hour}:{minute:02d} is not a time of day")
         at = time(hour, minute)
-    amount, unit = int(match["amount"]), cast(Unit, match["unit"])
+    if match["mondays"]:
+        amount, unit = 0, MONDAYS
+    else:
+        amount, unit = int(match["amount"]), cast(Unit, match["unit"])
     problem = _problem(amount, unit, at)
     if problem is not None:
-        raise ValueError(f"reminder offset {part!r}: {problem}")
+        raise OffsetError(f"reminder offset {part!r}: {problem}")
     return Offset(amount, unit, at)
 
 
 def normalise(offsets: Iterable[Offset]) -> tuple[Offset, ...]:
     """Drop duplicates (keeping the first spelling) and put the rest in the canonical order."""
-    seen: dict[tuple[bool, int, time | None], Offset] = {}
+    seen: dict[tuple[str, int, time | None], Offset] = {}
     for offset in offsets:
         seen.setdefault(offset.identity(), offset)
     return tuple(sorted(seen.values(), key=_sort_key))
@@ -176,7 +232,7 @@ DEFAULT_SPECS: Mapping[str, str] = MappingProxyType(
         "grant-deadline": "14d@09:00,3d@09:00,1d@09:00",
         "meeting": "1d@18:00,2h",
         "news": NONE,
-        "tax-campaign": "7d@10:00,1d@10:00",
+        "tax-campaign": "mondays@10:00,7d@10:00,1d@10:00",
     }
 )
 DEFAULT_OFFSETS: Mapping[str, tuple[Offset, ...]] = MappingProxyType(
@@ -210,15 +266,19 @@ def reminder_times(
     if after is not None:
         require_aware(after, "after")
     end = target.astimezone(UTC)
-    times = {offset.instant(target, tz) for offset in offsets}
+    times = {instant for offset in offsets for instant in offset.instants(target, tz)}
     return sorted(t for t in times if t < end and (after is None or t >= after))
 
 
 __all__ = [
     "DEFAULT_OFFSETS",
     "DEFAULT_SPECS",
+    "MAX_OFFSETS",
+    "MONDAYS",
     "NONE",
     "Offset",
+    "OffsetError",
+    "canonical",
     "default_offsets",
     "format_offsets",
     "normalise",

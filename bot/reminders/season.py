@@ -3,7 +3,7 @@
 A `tax-campaign` announcement belongs to one year's season, 15 January 00:00 to 30 April 23:59
 local time (the tax return deadline). Besides the notice at publication, staff choose a
 schedule; the default is every Monday of April at 10:00 plus 7 days and 1 day before 30 April
-at 10:00 (the same instants as the kind's default offsets ``7d@10:00,1d@10:00``).
+at 10:00 (the same instants as the kind's default offsets ``mondays@10:00,7d@10:00,1d@10:00``).
 """
 
 from __future__ import annotations

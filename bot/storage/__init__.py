@@ -11,6 +11,7 @@ from bot.storage.faq import UnansweredStore
 from bot.storage.heartbeat import HeartbeatStore
 from bot.storage.inbox import InboxStore
 from bot.storage.outbox import OutboxStore
+from bot.storage.reminders import DigestStore, ReminderStore
 from bot.storage.staff import StaffStore
 from bot.storage.sync_state import SyncStateStore
 
@@ -29,6 +30,8 @@ class Storage:
         self.announcements = AnnouncementStore(db)
         self.drafts = DraftStore(db)
         self.outbox = OutboxStore(db)
+        self.reminders = ReminderStore(db)
+        self.digests = DigestStore(db)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True) -> Storage:

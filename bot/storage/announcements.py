@@ -11,8 +11,10 @@ from typing import Any
 
 from bot.announcements.model import FIELD_NAMES, TIME_FIELDS, Announcement, Fields, Kind, Status
 from bot.clock import from_db, to_db
+from bot.reminders.planner import PlannedReminder
 from bot.storage.database import Database, Transaction
 from bot.storage.outbox import Recipients, add_broadcast, cancel_open_rows
+from bot.storage.reminders import cancel_reminders, write_plan
 
 _COLUMNS = (
     "id, status, author, author_chat_ref, last_changed, created_at, updated_at, "
@@ -78,9 +80,16 @@ class AnnouncementStore:
         self._db = db
 
     async def create(
-        self, fields: Fields, *, author: str, author_chat_ref: int | None, now: datetime
+        self,
+        fields: Fields,
+        *,
+        author: str,
+        author_chat_ref: int | None,
+        now: datetime,
+        plan: Sequence[PlannedReminder] = (),
     ) -> int:
-        """Store an announcement; when it is due now, publish it in the same transaction."""
+        """Store an announcement with its planned reminders; when it is due now, publish it, all
+        in one transaction."""
         marks = ",".join("?" * len(FIELD_NAMES))
         async with self._db.transaction() as tx:
             announcement_id = await tx.insert(
@@ -95,6 +104,7 @@ class AnnouncementStore:
                     to_db(now),
                 ),
             )
+            await write_plan(tx, announcement_id, plan, now)
             if fields.publish_at <= now:
                 await _publish(tx, announcement_id, fields, now)
         return announcement_id
@@ -134,15 +144,33 @@ class AnnouncementStore:
         return [_from_row(row) for row in rows]
 
     async def upcoming(
-        self, kinds: Sequence[Kind], now: datetime, limit: int = 10
+        self, kinds: Sequence[Kind], now: datetime, limit: int = 10, topic: str | None = None
     ) -> list[Announcement]:
-        """Published announcements of these kinds whose deadline or meeting is still ahead."""
+        """Published announcements of these kinds whose deadline or meeting is still ahead
+        (the first `limit`), and every published recurring one (its occurrences decide)."""
         marks = ",".join("?" * len(kinds))
+        where = f"status IN ('sending', 'sent') AND kind IN ({marks}) AND (? IS NULL OR topic = ?)"
+        params = (*(kind.value for kind in kinds), topic, topic)
         rows = await self._db.fetch_all(
-            f"SELECT {_COLUMNS} FROM announcements WHERE status IN ('sending', 'sent')"
-            f" AND kind IN ({marks}) AND COALESCE(deadline, ends_at, starts_at) > ?"
+            f"SELECT {_COLUMNS} FROM announcements WHERE {where} AND repeat IS NULL"
+            " AND COALESCE(deadline, ends_at, starts_at) > ?"
             " ORDER BY COALESCE(deadline, starts_at), id LIMIT ?",
-            (*(kind.value for kind in kinds), to_db(now), limit),
+            (*params, to_db(now), limit),
+        )
+        series = await self._db.fetch_all(
+            f"SELECT {_COLUMNS} FROM announcements WHERE {where} AND repeat IS NOT NULL"
+            " ORDER BY starts_at, id",
+            params,
+        )
+        return [_from_row(row) for row in (*rows, *series)]
+
+    async def plannable(self, now: datetime) -> list[Announcement]:
+        """Announcements not cancelled whose deadline or start is ahead, and recurring meetings:
+        those whose reminders may still need planning."""
+        rows = await self._db.fetch_all(
+            f"SELECT {_COLUMNS} FROM announcements WHERE status != 'cancelled'"
+            " AND (repeat IS NOT NULL OR COALESCE(deadline, starts_at) > ?) ORDER BY id",
+            (to_db(now),),
         )
         return [_from_row(row) for row in rows]
 
@@ -154,8 +182,10 @@ class AnnouncementStore:
         *,
         now: datetime,
         notify: bool,
+        plan: Sequence[PlannedReminder] = (),
     ) -> int | None:
-        """Store corrected fields; waiting rows follow the new urgency. Publish if now due.
+        """Store corrected fields and the new plan of reminders; waiting rows follow the new
+        urgency. Publish if now due.
 
         With `notify`, a correction goes to the chats that received the publication; its
         broadcast id is returned (None without one).
@@ -177,6 +207,7 @@ class AnnouncementStore:
                 " AND broadcast_id IN (SELECT id FROM broadcasts WHERE announcement_id = ?)",
                 (int(fields.urgent), announcement_id),
             )
+            await write_plan(tx, announcement_id, plan, now)
             status = Status(row["status"])
             if status is Status.SCHEDULED and fields.publish_at <= now:
                 await _publish(tx, announcement_id, fields, now)
@@ -205,6 +236,7 @@ class AnnouncementStore:
             if not changed:
                 return False
             await cancel_open_rows(tx, announcement_id)
+            await cancel_reminders(tx, announcement_id, now)
         return True
 
     async def send_reminder(

@@ -20,6 +20,9 @@ from bot.clock import to_db, utcnow
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+# A migration starting with this line runs with foreign keys off (SQLite's procedure for
+# rebuilding a table another one refers to), checked with foreign_key_check before it commits.
+FOREIGN_KEYS_OFF = "-- migration: foreign keys off"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 Params = Sequence[Any]
@@ -121,7 +124,10 @@ class Database:
         return applied
 
     async def _apply(self, migration: Migration) -> None:
+        keys_off = migration.sql.startswith(FOREIGN_KEYS_OFF)
         async with self._lock:
+            if keys_off:  # has no effect inside a transaction: switched before BEGIN
+                await self._conn.execute("PRAGMA foreign_keys = OFF")
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 await self._conn.execute(
@@ -130,6 +136,8 @@ class Database:
                 )
                 for statement in split_sql(migration.sql):
                     await self._conn.execute(statement)
+                if keys_off:
+                    await self._check_foreign_keys(migration)
                 await self._conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (migration.version, migration.name, to_db(utcnow())),
@@ -139,6 +147,18 @@ class Database:
             except BaseException:
                 await self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                if keys_off:
+                    await self._conn.execute("PRAGMA foreign_keys = ON")
+
+    async def _check_foreign_keys(self, migration: Migration) -> None:
+        async with self._conn.execute("PRAGMA foreign_key_check") as cursor:
+            broken = list(await cursor.fetchall())
+        if broken:
+            raise StorageError(
+                f"migration {migration.version:04d}_{migration.name} leaves {len(broken)} rows "
+                f"with a broken reference, e.g. in table {broken[0][0]}"
+            )
 
     # --- statements -------------------------------------------------------------------------
 

@@ -70,7 +70,7 @@ class ClaimedMessage:
 
     id: int
     broadcast_id: int
-    announcement_id: int
+    announcement_id: int | None  # None for a weekly digest
     purpose: str
     detail: str
     chat_ref: int
@@ -124,7 +124,7 @@ class BroadcastCounts:
 async def add_broadcast(
     tx: Transaction,
     *,
-    announcement_id: int,
+    announcement_id: int | None,
     purpose: str,
     due_at: datetime,
     now: datetime,
@@ -260,7 +260,7 @@ class OutboxStore:
         async with self._db.transaction() as tx:
             done = await tx.fetch_all(
                 "SELECT b.id, b.announcement_id, b.purpose, a.author_chat_ref FROM broadcasts b"
-                " JOIN announcements a ON a.id = b.announcement_id WHERE b.finished_at IS NULL"
+                " LEFT JOIN announcements a ON a.id = b.announcement_id WHERE b.finished_at IS NULL"
                 " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.broadcast_id = b.id"
                 " AND o.state IN ('pending', 'claimed', 'retrying'))"
             )

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from bot.announcements import reminders
 from bot.announcements.model import (
     DEADLINE_TIME,
     MAX_LOCATION,
@@ -21,6 +21,7 @@ from bot.announcements.model import (
     Fields,
     Kind,
     check_url,
+    repeat_error,
     tax_campaign_deadline,
     too_long,
 )
@@ -32,7 +33,11 @@ from bot.core.context import Context
 from bot.core.markup import escape
 from bot.core.messages import Button, Reply
 from bot.i18n import N_, _
+from bot.reminders import offsets
+from bot.reminders.recurrence import ensure_synchronised, parse_repeat
 
+MONTHLY_WEEKDAY = "monthly-weekday"
+WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 MODE = "_mode"
 CORRECTING = "correct"
 TARGET = "_id"
@@ -53,6 +58,7 @@ class Step(StrEnum):
     STARTS_AT = "starts_at"
     ENDS_AT = "ends_at"
     LOCATION = "location"
+    REPEAT = "repeat"
     URL = "url"
     TOPIC = "topic"
     REMIND = "remind"
@@ -73,6 +79,7 @@ ORDER = (
     Step.STARTS_AT,
     Step.ENDS_AT,
     Step.LOCATION,
+    Step.REPEAT,
     Step.URL,
     Step.TOPIC,
     Step.REMIND,
@@ -84,10 +91,20 @@ FOLLOW_UPS = (Step.TEXT_UK, Step.TEXT_EN, Step.ENDS_AT)
 SKIPPABLE = {Step.TITLE_UK, Step.TITLE_EN, Step.ENDS_AT, Step.LOCATION, Step.URL}
 # What going back to a step clears, so that the flow asks again what depends on it.
 CLEARS = {
-    Step.KIND: ("kind", "deadline", "starts_at", "ends_at", "location", "topic", "remind"),
+    Step.KIND: (
+        "kind",
+        "deadline",
+        "starts_at",
+        "ends_at",
+        "location",
+        "repeat",
+        "topic",
+        "remind",
+    ),
     Step.TITLE_UK: ("title_uk", "text_uk"),
     Step.TITLE_EN: ("title_en", "text_en"),
-    Step.STARTS_AT: ("starts_at", "ends_at"),
+    # A rule must match the first meeting: a new start asks for the repetition again.
+    Step.STARTS_AT: ("starts_at", "ends_at", "repeat"),
 }
 # Names accepted for a field in `announce edit ID <field> <value>` besides the field names.
 FIELD_ALIASES = {
@@ -97,6 +114,7 @@ FIELD_ALIASES = {
     "end": "ends_at",
     "link": "url",
     "reminders": "remind",
+    "recurrence": "repeat",
 }
 CORRECTION_FIELDS = (
     "title_pl",
@@ -109,6 +127,7 @@ CORRECTION_FIELDS = (
     "starts_at",
     "ends_at",
     "location",
+    "repeat",
     "url",
     "remind",
     "urgent",
@@ -140,6 +159,7 @@ def field_label(step: Step) -> str:
         Step.STARTS_AT: N_("Start and end"),
         Step.ENDS_AT: N_("End"),
         Step.LOCATION: N_("Location"),
+        Step.REPEAT: N_("Repetition"),
         Step.URL: N_("Link"),
         Step.TOPIC: N_("Topic"),
         Step.REMIND: N_("Reminders"),
@@ -161,7 +181,7 @@ def applies(step: Step, data: dict[str, Any]) -> bool:
     kind = draft_kind(data)
     if step is Step.DEADLINE:
         return kind is not None and kind.has_deadline
-    if step in (Step.STARTS_AT, Step.ENDS_AT, Step.LOCATION):
+    if step in (Step.STARTS_AT, Step.ENDS_AT, Step.LOCATION, Step.REPEAT):
         return kind is Kind.MEETING
     if step is Step.TEXT_UK:
         return data.get("title_uk") is not None
@@ -252,6 +272,8 @@ def parse_answer(step: Step, text: str, data: dict[str, Any], ctx: Context) -> d
             return {"url": check_url(answer)}
         except AnnouncementError as exc:
             raise FlowError(exc.message) from None
+    if step is Step.REPEAT:
+        return {"repeat": parse_repeat_answer(answer, data, ctx)}
     if step is Step.TOPIC:
         return {"topic": parse_topic(lowered, data, ctx)}
     if step is Step.REMIND:
@@ -319,13 +341,38 @@ def parse_topic(answer: str, data: dict[str, Any], ctx: Context) -> str:
     return answer
 
 
+def monthly_weekday_rule(start: datetime, tz: ZoneInfo) -> str:
+    """'Every month on the same weekday' for a first meeting: its 1st-4th or last weekday."""
+    local = start.astimezone(tz).date()
+    nth = (local.day - 1) // 7 + 1
+    return f"FREQ=MONTHLY;BYDAY={-1 if nth == 5 else nth}{WEEKDAY_CODES[local.weekday()]}"
+
+
+def parse_repeat_answer(answer: str, data: dict[str, Any], ctx: Context) -> str | None:
+    """The RRULE of an answer ('weekly', a button's choice, a rule), None: no repetition."""
+    tz = ctx.settings.timezone
+    starts_at = moment(data, "starts_at")
+    lowered = answer.lower()
+    if lowered in words(N_("no"), N_("none"), N_("skip")) | {"-"}:
+        return None
+    if lowered == MONTHLY_WEEKDAY and starts_at is not None:
+        return monthly_weekday_rule(starts_at, tz)
+    try:
+        rule = parse_repeat(answer, tz)
+        if rule is not None and starts_at is not None:
+            ensure_synchronised(rule, starts_at, tz)
+    except ValueError as exc:
+        raise FlowError(escape(repeat_error(str(exc)))) from None
+    return rule
+
+
 def parse_remind(answer: str, data: dict[str, Any]) -> str:
     kind = draft_kind(data)
     if answer in words(N_("default")) and kind is not None:
         return kind.default_remind
     try:
-        return reminders.normalise(answer)
-    except reminders.OffsetError as exc:
+        return offsets.canonical(answer)
+    except offsets.OffsetError as exc:
         raise FlowError(escape(str(exc))) from None
 
 
@@ -386,15 +433,28 @@ def prompt(step: Step, data: dict[str, Any], ctx: Context) -> Reply:
             _("A link for details, like https://ngo.krakow.pl/..., or Skip."),
             buttons=skip_button(step),
         )
+    if step is Step.REPEAT:
+        return Reply(
+            _(
+                "Does the meeting repeat? Choose below, or write a rule such as "
+                "FREQ=MONTHLY;BYDAY=3TH (every third Thursday of the month)."
+            ),
+            buttons=(
+                (pick(step, "none", _("Does not repeat")),),
+                (pick(step, "weekly", _("Every week")),),
+                (pick(step, "monthly", _("Every month, the same day")),),
+                (pick(step, MONTHLY_WEEKDAY, _("Every month, the same weekday")),),
+            ),
+        )
     if step is Step.TOPIC:
         return topic_prompt(kind, ctx)
     if step is Step.REMIND:
-        remind = kind.default_remind if kind else reminders.NONE
+        remind = kind.default_remind if kind else offsets.NONE
         return Reply(
             _(
                 "Reminders before the date: a comma list like 7d@09:00,1d@09:00,2h "
-                "(d days, w weeks, h hours, m minutes, @HH:MM a time of day), or none. "
-                "Default: {default}"
+                "(d days, w weeks, h hours, m minutes, @HH:MM a time of day; mondays@10:00 "
+                "every Monday of the deadline's month), or none. Default: {default}"
             ).format(default=remind),
             buttons=((pick(step, "default", _("Default: {default}").format(default=remind)),),),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.announcements.model import Status
+from bot.announcements.model import AnnouncementError, Status
 from bot.announcements.render import format_span, format_when
 from bot.announcements.service import DeliveryReport, UnknownAnnouncement
 from bot.clock import utcnow
@@ -12,9 +12,14 @@ from bot.core.markup import bold, escape
 from bot.core.messages import Reply
 from bot.core.registry import Audience, registry
 from bot.i18n import N_, _
+from bot.reminders.planner import Reason
+from bot.reminders.season import campaign_year
 from bot.storage.outbox import Counts
+from bot.storage.reminders import ReminderState
 
 LIST_LIMIT = 10
+# How many planned reminders `show` lists.
+PLANNED_SHOWN = 5
 
 
 def status_label(status: Status) -> str:
@@ -27,6 +32,18 @@ def status_label(status: Status) -> str:
     return _(labels[status])
 
 
+def reason_label(code: str) -> str:
+    """Why a reminder was not sent, in the current language."""
+    labels = {
+        Reason.QUIET_HOURS.value: N_("quiet hours last until the date"),
+        Reason.SAME_TIME.value: N_("another reminder goes out at the same moment"),
+        Reason.TARGET_PASSED.value: N_("the date passed before it could be sent"),
+        Reason.EDITED.value: N_("the announcement was changed"),
+        Reason.CANCELLED.value: N_("the announcement was cancelled"),
+    }
+    return _(labels[code]) if code in labels else code
+
+
 def counts_line(counts: Counts) -> str:
     return _(
         "Messages: {total} — sent {sent}, waiting {pending}, retrying {retrying}, "
@@ -37,12 +54,14 @@ def counts_line(counts: Counts) -> str:
 @registry.command(
     "announcements",
     N_("Announcements with their delivery; cancel or inspect one"),
-    usage=N_("[show ID | cancel ID]"),
+    usage=N_("[show ID | cancel ID | rerun ID [YEAR]]"),
     audience=Audience.STAFF,
 )
 async def announcements(ctx: Context, args: str) -> list[Reply]:
     word, _sep, rest = args.partition(" ")
     word, rest = word.lower(), rest.strip()
+    if word == "rerun":
+        return [await rerun(ctx, rest)]
     if word in ("show", "cancel"):
         if not rest.isdigit():
             return [
@@ -54,6 +73,31 @@ async def announcements(ctx: Context, args: str) -> list[Reply]:
             return [await show(ctx, int(rest))]
         return [await cancel_announcement(ctx, int(rest))]
     return [await latest(ctx)]
+
+
+async def rerun(ctx: Context, args: str) -> Reply:
+    """`announcements rerun ID [YEAR]`: a 1.5% campaign again, for the next season by default."""
+    parts = args.split()
+    if not parts or not all(part.isdigit() for part in parts) or len(parts) > 2:
+        return Reply(
+            _("Send {example}.").format(example=escape(ctx.cmd("announcements rerun ID 2027")))
+        )
+    tz = ctx.settings.timezone
+    year = int(parts[1]) if len(parts) == 2 else campaign_year(utcnow(), tz)
+    try:
+        announcement = await service(ctx).rerun(int(parts[0]), year, actor=ctx.actor)
+    except UnknownAnnouncement:
+        return unknown(int(parts[0]))
+    except AnnouncementError as exc:
+        return Reply("⚠️ " + exc.message)
+    return Reply(
+        _("The {year} campaign is announcement #{id}, published {when}. Details: {show}").format(
+            id=announcement.id,
+            year=year,
+            when=format_when(announcement.fields.publish_at, ctx.language, tz),
+            show=escape(ctx.cmd(f"announcements show {announcement.id}")),
+        )
+    )
 
 
 async def latest(ctx: Context) -> Reply:
@@ -117,9 +161,11 @@ async def show(ctx: Context, announcement_id: int) -> Reply:
             )
         )
     lines.append(_("Reminders: {remind}").format(remind=escape(fields.remind)))
-    upcoming = fields.reminder_times(tz, after=utcnow())
-    if upcoming and announcement.status is not Status.CANCELLED:
-        moments = "; ".join(format_when(moment, ctx.language, tz) for moment in upcoming)
+    if fields.repeat:
+        lines.append(_("Repeats: {rule}").format(rule=f"<code>{escape(fields.repeat)}</code>"))
+    planned = report.planned[:PLANNED_SHOWN]
+    if planned:
+        moments = "; ".join(format_when(r.send_at, ctx.language, tz) for r in planned)
         lines.append(_("Next reminders: {moments}").format(moments=moments))
     lines.extend(["", bold(_("Publication:")), counts_line(report.publication)])
     lines.extend(broadcast_lines(ctx, report))
@@ -129,6 +175,14 @@ async def show(ctx: Context, announcement_id: int) -> Reply:
 def broadcast_lines(ctx: Context, report: DeliveryReport) -> list[str]:
     lines = []
     tz = ctx.settings.timezone
+    for reminder in report.reminders:
+        if reminder.state is ReminderState.DROPPED:
+            lines.append(
+                _("Reminder of {when} was not sent: {reason}.").format(
+                    when=format_when(reminder.send_at, ctx.language, tz),
+                    reason=reason_label(reminder.reason),
+                )
+            )
     for broadcast in report.broadcasts:
         if broadcast.purpose == "reminder":
             title = _("Reminder of {when}:").format(

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from bot.announcements.model import Announcement, Kind
-from bot.announcements.render import format_span, format_when
+from bot.announcements.agenda import Entry, calendar_file, deadline_line, entries, meeting_line
+from bot.announcements.model import Kind
 from bot.clock import utcnow
 from bot.core.context import Context
-from bot.core.markup import bold, escape, link
-from bot.core.messages import Button, Reply
+from bot.core.markup import bold, escape
+from bot.core.messages import Attachment, Button, Reply
 from bot.core.registry import registry
 from bot.i18n import LANGUAGE_NAMES, N_, _, use_language
 
 SUBSCRIBED_MARK = "✅"
 UNSUBSCRIBED_MARK = "⬜"
+DEADLINE_KINDS = (Kind.GRANT_DEADLINE, Kind.TAX_CAMPAIGN)
+MEETING_KINDS = (Kind.MEETING,)
+LISTED = 10
+ICS = "ics"
+ICS_MIME = "text/calendar"
 
 
 @registry.command("start", N_("Start: what this bot does and topic choices"))
@@ -178,11 +183,12 @@ async def language(ctx: Context, args: str) -> list[Reply]:
         ]
 
 
-@registry.command("deadlines", N_("Upcoming grant and tax deadlines"))
+@registry.command("deadlines", N_("Upcoming grant and tax deadlines"), usage=N_("[ics]"))
 async def deadlines(ctx: Context, args: str) -> list[Reply]:
-    items = await ctx.storage.announcements.upcoming(
-        (Kind.GRANT_DEADLINE, Kind.TAX_CAMPAIGN), utcnow()
-    )
+    """The next deadlines; `deadlines ics` sends them as a calendar file."""
+    items = await upcoming_entries(ctx, DEADLINE_KINDS)
+    if args.lower() == ICS:
+        return [await calendar_reply(ctx, items, "deadlines.ics", _("Deadlines"))]
     if not items:
         return [
             Reply(
@@ -193,16 +199,16 @@ async def deadlines(ctx: Context, args: str) -> list[Reply]:
         ]
     tz = ctx.settings.timezone
     lines = [bold(_("Upcoming deadlines:"))]
-    for item in items:
-        assert item.fields.deadline is not None
-        when = format_when(item.fields.deadline, ctx.language, tz)
-        lines.append(f"📅 {when} — {upcoming_entry(ctx, item)}")
-    return [Reply("\n".join(lines))]
+    lines.extend(deadline_line(item, ctx.language, tz) for item in items[:LISTED])
+    return [Reply("\n".join(lines), buttons=calendar_button("deadlines"))]
 
 
-@registry.command("events", N_("Upcoming meetings and events"))
+@registry.command("events", N_("Upcoming meetings and events"), usage=N_("[ics]"))
 async def events(ctx: Context, args: str) -> list[Reply]:
-    items = await ctx.storage.announcements.upcoming((Kind.MEETING,), utcnow())
+    """The next meetings, each occurrence of a recurring one; `events ics`: a calendar file."""
+    items = await upcoming_entries(ctx, MEETING_KINDS)
+    if args.lower() == ICS:
+        return [await calendar_reply(ctx, items, "events.ics", _("Meetings"))]
     if not items:
         return [
             Reply(
@@ -213,20 +219,37 @@ async def events(ctx: Context, args: str) -> list[Reply]:
         ]
     tz = ctx.settings.timezone
     lines = [bold(_("Upcoming meetings and events:"))]
-    for item in items:
-        assert item.fields.starts_at is not None
-        when = format_span(item.fields.starts_at, item.fields.ends_at, ctx.language, tz)
-        entry = upcoming_entry(ctx, item)
-        if item.fields.location:
-            entry += f", 📍 {escape(item.fields.location)}"
-        lines.append(f"🗓 {when} — {entry}")
-    return [Reply("\n".join(lines))]
+    lines.extend(meeting_line(item, ctx.language, tz) for item in items[:LISTED])
+    return [Reply("\n".join(lines), buttons=calendar_button("events"))]
 
 
-def upcoming_entry(ctx: Context, item: Announcement) -> str:
-    """The title in the chat's language (Polish when missing), linked when there is a link."""
-    title = item.fields.title(ctx.language)
-    return link(item.fields.url, title) if item.fields.url else bold(title)
+async def upcoming_entries(ctx: Context, kinds: tuple[Kind, ...]) -> list[Entry]:
+    """Deadlines, or meetings occurrence by occurrence, from now on."""
+    now = utcnow()
+    announcements = await ctx.storage.announcements.upcoming(kinds, now, limit=LISTED)
+    locations = await ctx.storage.reminders.occurrence_locations(
+        [a.id for a in announcements if a.fields.repeat]
+    )
+    return entries(announcements, locations, ctx.settings.timezone, after=now)
+
+
+def calendar_button(command: str) -> tuple[tuple[Button, ...], ...]:
+    return ((Button("📅 " + _("Add to my calendar (.ics)"), f"{command} {ICS}"),),)
+
+
+async def calendar_reply(ctx: Context, items: list[Entry], filename: str, name: str) -> Reply:
+    """The listed items as an .ics file (a recurring meeting once, with its rule)."""
+    if not items:
+        return Reply(_("There is nothing to add to a calendar yet."))
+    announcements = list({item.announcement.id: item.announcement for item in items}.values())
+    locations = await ctx.storage.reminders.occurrence_locations(
+        [a.id for a in announcements if a.fields.repeat]
+    )
+    data = calendar_file(announcements, locations, ctx.language, ctx.settings.timezone, name=name)
+    return Reply(
+        _("Open the file to add these dates to your calendar; importing it again updates them."),
+        attachment=Attachment(filename, ICS_MIME, data),
+    )
 
 
 async def default_text_handler(ctx: Context, text: str) -> list[Reply]:
