@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import signal
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 from bot.config import Settings
+from bot.delivery.owner import new_owner, owner_is_gone
 from bot.storage import Storage
 from bot.transports.console import ConsoleTransport
 from tests.conftest import bot_env
@@ -85,3 +87,23 @@ async def test_kill_9_mid_broadcast_then_restart_completes_it(
 
 async def _inbox_reached(db_path: Path, n: int) -> bool:
     return await asyncio.to_thread(inbox_count, db_path) >= n
+
+
+def test_a_claim_owner_is_gone_only_when_its_process_certainly_is() -> None:
+    mine = new_owner()
+    assert not owner_is_gone(mine)
+    host, pid, _process, instance = mine.split("/")
+    # The same process id with another process token: an earlier process (a restarted
+    # container, where the bot is pid 1 again).
+    assert owner_is_gone("/".join((host, pid, "0" * 8, instance)))
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = ended.stdout.strip()
+    assert owner_is_gone("/".join((host, dead, "abcd1234", "0")))
+    assert not owner_is_gone("/".join((host, str(os.getppid()), "abcd1234", "0")))  # alive
+    assert not owner_is_gone("/".join(("elsewhere", dead, "abcd1234", "0")))  # not ours to judge
+    assert not owner_is_gone("1234-abcd")  # an older format: the lease decides

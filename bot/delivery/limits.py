@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from bot.config import Settings
 
 GROUP_WINDOW_SECONDS = 60.0
+# Sends are spaced this much wider than 1/rate: the server counts arrivals, and network and
+# scheduling jitter would otherwise put rate + 1 arrivals into some one-second window.
+RATE_MARGIN = 0.02
 _PRUNE_ABOVE = 10_000
 
 
@@ -61,12 +64,16 @@ class SendLimiter:
     # --- overall rate -------------------------------------------------------------------------
 
     async def wait_turn(self) -> None:
-        """Wait for the next send slot of the overall rate (slots are reserved in turn)."""
+        """Wait for the next send slot of the overall rate (slots are reserved in turn).
+
+        There is no start-up burst: the first slot is now, each next one (1 + RATE_MARGIN) / rate
+        seconds later, so no one-second window holds more than `rate` sends.
+        """
         if self.limits.rate is None:
             return
         now = self._clock()
         slot = max(now, self._next_slot)
-        self._next_slot = slot + 1.0 / self.limits.rate
+        self._next_slot = slot + (1.0 + RATE_MARGIN) / self.limits.rate
         if slot > now:
             await asyncio.sleep(slot - now)
 
