@@ -16,7 +16,6 @@ from bot.clock import utcnow
 from bot.config import Settings, parse_quiet_hours
 from bot.core.messages import ChatKind, ChatRef, Incoming
 from bot.delivery import DeliveryPolicy, PlatformLimits, SendLimiter
-from bot.delivery.limits import RATE_MARGIN
 from bot.storage import Storage
 from bot.transports.base import SendOutcome
 from bot.transports.console import ConsoleTransport
@@ -419,7 +418,24 @@ async def test_overall_rate_reserves_slots_in_turn() -> None:
     limiter = SendLimiter(PlatformLimits(rate=1000.0), lambda: clock["now"])
     for _ in range(5):
         await limiter.wait_turn()
-    assert limiter._next_slot == pytest.approx(5 * (1 + RATE_MARGIN) / 1000)
+    assert limiter._next_slot == pytest.approx(5 / 1000)
+
+
+async def test_a_send_holds_its_place_in_the_window_until_after_its_answer() -> None:
+    clock = {"now": 0.0}
+    window = 0.05
+    limiter = SendLimiter(PlatformLimits(rate=2.0), lambda: clock["now"], window=window)
+    await limiter.wait_turn()
+    clock["now"] = 0.5
+    await limiter.wait_turn()
+    clock["now"] = 1.0  # the third slot has come, but the first two sends have no answer yet
+    third = asyncio.create_task(limiter.wait_turn())
+    await asyncio.sleep(window * 2)
+    assert not third.done()
+    limiter.done(1, shared=False)  # the first answer: its place is free `window` later
+    await asyncio.sleep(window / 5)
+    assert not third.done()
+    await asyncio.wait_for(third, timeout=5)
 
 
 def test_claim_size_follows_the_rate() -> None:

@@ -346,11 +346,16 @@ class PlatformSender:
             return release(message, now + timedelta(seconds=delay))
         # Counted before waiting for a slot, so the other worker cannot pick the same chat.
         self.limiter.note_sent(message.chat_ref, shared)
-        await self.limiter.wait_turn()
-        if self.limiter.paused_for():
-            return None
+        # Rendered before the slot (the first one of a language loads its locale data), so that
+        # the send leaves when its slot comes.
         reply = self._render(message, announcement, batch)
-        outcome = await self._send(message, reply)
+        await self.limiter.wait_turn()
+        try:
+            if self.limiter.paused_for():
+                return None
+            outcome = await self._send(message, reply)
+        finally:
+            self.limiter.done(message.chat_ref, shared)
         settled = self._settle(message, outcome)
         if settled.state is State.GONE:
             batch.gone.add(message.chat_ref)
