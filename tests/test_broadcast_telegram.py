@@ -369,8 +369,8 @@ async def test_kill_9_mid_broadcast_then_a_restart_completes_it(
     first.kill()
     row = await storage.db.fetch_one("SELECT COUNT(*) FROM outbox WHERE state = 'claimed'")
     assert row is not None
-    claimed = int(row[0])
-    assert claimed > 0 and len(sent()) < len(ids), "the kill landed after the broadcast"
+    claimed = int(row[0])  # in flight: sent perhaps, not recorded (0 just between two batches)
+    assert len(sent()) < len(ids), "the kill landed after the broadcast"
 
     second = BotProcess(tmp_path, env)
     bots.append(second)
