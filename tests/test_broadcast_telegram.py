@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,6 +27,7 @@ from bot.core.service import Core
 from bot.delivery import Dispatcher, limits_for
 from bot.storage import Storage
 from bot.transports.telegram import TelegramTransport
+from tests.conftest import ROOT, bot_env
 from tests.delivery_helpers import (
     FAST,
     add_chats,
@@ -385,3 +389,28 @@ async def test_kill_9_mid_broadcast_then_a_restart_completes_it(
     code, _took = second.terminate()
     assert code == 0, second.log()
     assert "claimed by a process that died" in second.log()
+
+
+def test_the_broadcast_benchmark_runs_and_keeps_the_rate(tmp_path: Path) -> None:
+    """A small run of benchmarks/broadcast.py, so that it keeps working (numbers: README)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.broadcast",
+            "--chats=60",
+            "--runs=1",
+            "--pacing-chats=45",
+            "--rate=30",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=bot_env(tmp_path / "unused.sqlite3"),
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ratio" in result.stdout and "429 answers: 0" in result.stdout, result.stdout
+    window = re.search(r"most messages in any 1-s window: (\d+)", result.stdout)
+    assert window is not None and int(window.group(1)) <= 30, result.stdout
