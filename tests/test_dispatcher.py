@@ -359,6 +359,23 @@ async def test_a_restarted_dispatcher_resumes_abandoned_claims(
     assert counts["sent"] == 30 and counts["total"] == 30
 
 
+async def test_a_batch_sent_for_longer_than_the_lease_is_not_sent_twice(
+    storage: Storage, settings: Settings
+) -> None:
+    names = [f"c{i:02}" for i in range(30)]
+    await add_chats(storage, "telegram", names)
+    announcement = await service_for(storage, settings).create(grant_fields(), actor="console:boss")
+    slow = ScriptedTransport("telegram", delay=0.02)  # the batch of 30 takes about 0.3 s
+    policy = dataclasses.replace(FAST, lease=0.1, poll_interval=0.02)
+    dispatcher = dispatcher_for(storage, settings, {"telegram": slow}, policy=policy)
+    await dispatcher.start()
+    await eventually(lambda: settled(storage, announcement.id))
+    await dispatcher.stop()
+    # Its own housekeeping must not hand the batch's waiting rows out again.
+    assert sorted(slow.delivered()) == names
+    assert all(len(texts) == 1 for texts in slow.delivered().values())
+
+
 async def test_messages_to_one_chat_are_spaced(storage: Storage, settings: Settings) -> None:
     await add_chats(storage, "telegram", ["one"])
     service = service_for(storage, settings)
@@ -401,7 +418,24 @@ async def test_overall_rate_reserves_slots_in_turn() -> None:
     limiter = SendLimiter(PlatformLimits(rate=1000.0), lambda: clock["now"])
     for _ in range(5):
         await limiter.wait_turn()
-    assert limiter._next_slot == pytest.approx(0.005)
+    assert limiter._next_slot == pytest.approx(5 / 1000)
+
+
+async def test_a_send_holds_its_place_in_the_window_until_after_its_answer() -> None:
+    clock = {"now": 0.0}
+    window = 0.05
+    limiter = SendLimiter(PlatformLimits(rate=2.0), lambda: clock["now"], window=window)
+    await limiter.wait_turn()
+    clock["now"] = 0.5
+    await limiter.wait_turn()
+    clock["now"] = 1.0  # the third slot has come, but the first two sends have no answer yet
+    third = asyncio.create_task(limiter.wait_turn())
+    await asyncio.sleep(window * 2)
+    assert not third.done()
+    limiter.done(1, shared=False)  # the first answer: its place is free `window` later
+    await asyncio.sleep(window / 5)
+    assert not third.done()
+    await asyncio.wait_for(third, timeout=5)
 
 
 def test_claim_size_follows_the_rate() -> None:

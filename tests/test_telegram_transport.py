@@ -279,7 +279,36 @@ async def test_command_menus_per_language_and_for_staff(rig: Rig) -> None:
     assert "subscribe" in uk_names and "toggle" not in uk_names
     assert uk_names["help"] == "Список команд"
     staff_calls = [c for c in calls if "1000" in str(c.params.get("scope"))]
-    assert len(staff_calls) == 3
+    assert {c.params.get("language_code") for c in staff_calls} == {"pl", "uk", "en", None}
+    # Also without a language: a Telegram app in German shows the admin's menu too.
+    assert "staff" in command_names(rig.api.commands({"type": "chat", "chat_id": 1000}))
+
+
+def command_names(commands: list[dict[str, str]] | None) -> set[str]:
+    return {command["command"] for command in commands or []}
+
+
+async def test_staff_menus_follow_staff_changes(rig: Rig) -> None:
+    await rig.api.wait_for_calls("setMyCommands", 8)  # the menus set at start
+    admin = rig.api.make_user("Admin", user_id=1000)
+    helper = rig.api.make_user("Helper", language_code="uk")
+    scope = {"type": "chat", "chat_id": helper.id}
+    assert rig.api.commands(scope, "uk") is None
+    rig.api.inject_command(admin, "staff", f"add telegram:{helper.id}")
+    await rig.api.wait_for_messages(admin.id, 1)
+    for language in ("pl", "uk", "en", ""):
+        names = command_names(rig.api.commands(scope, language))
+        assert "announce" in names and "staff" not in names, language
+    uk_menu = {c["command"]: c["description"] for c in rig.api.commands(scope, "uk") or []}
+    assert uk_menu["help"] == "Список команд"
+
+    rig.api.inject_command(admin, "staff", f"remove telegram:{helper.id}")
+    await rig.api.wait_for_messages(admin.id, 2)
+    deleted = [c for c in rig.api.command_calls() if c.method == "deleteMyCommands"]
+    assert {(c.scope["chat_id"], c.language_code) for c in deleted} == {
+        (helper.id, language) for language in ("pl", "uk", "en", "")
+    }
+    assert all(rig.api.commands(scope, language) is None for language in ("pl", "uk", "en", ""))
 
 
 async def test_a_failing_update_is_logged_with_its_id_and_apologised_for(

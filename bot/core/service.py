@@ -28,6 +28,8 @@ TextHandler = Callable[[Context, str], Awaitable[list[Reply]]]
 FlowHandler = Callable[[Context, str], Awaitable[list[Reply] | None]]
 ExportProvider = Callable[[Context], Awaitable[dict[str, Any]]]
 ForgetHook = Callable[[ChatRef], Awaitable[None]]
+# Told the identity ('telegram:42') whose role an admin changed, e.g. to refresh its menus.
+StaffChangedHook = Callable[[str], Awaitable[None]]
 
 
 class Core:
@@ -52,6 +54,7 @@ class Core:
         self.export_providers: list[ExportProvider] = []
         self.faq: FaqMatcher | None = None
         self.forget_hooks: list[ForgetHook] = []
+        self.staff_changed_hooks: list[StaffChangedHook] = []
         self.started_at = utcnow()
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
@@ -82,6 +85,15 @@ class Core:
         """The bot was added back to a chat, or removed, kicked or blocked there."""
         if await self.storage.chats.set_active(ref, reachable):
             log.info("chat %s is now %s", ref, "active" if reachable else "inactive")
+
+    async def staff_changed(self, identity: str) -> None:
+        """An identity became staff or stopped being staff: tell the hooks (a failing one is
+        logged; the change itself stands)."""
+        for hook in self.staff_changed_hooks:
+            try:
+                await hook(identity)
+            except Exception:
+                log.exception("a staff-change hook failed for %s", identity)
 
     def command_menu(self, language: str, audience: Audience) -> list[tuple[str, str]]:
         """(name, one-line description) of the commands a role sees, for platform menus."""

@@ -16,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +28,7 @@ from bot.config import Settings
 from bot.core.messages import Reply
 from bot.core.topics import Topics
 from bot.delivery.limits import PlatformLimits, SendLimiter, limits_for
+from bot.delivery.owner import new_owner, owner_is_gone
 from bot.storage import Storage
 from bot.storage.outbox import GONE_DETAIL, ClaimedMessage, Settled, State
 from bot.transports.base import OutcomeKind, SendOutcome, Transport
@@ -45,7 +44,8 @@ class DeliveryPolicy:
 
     poll_interval: float = 1.0
     lease: float = 60.0
-    max_attempts: int = 5
+    # 8 tries span about 32 minutes (15 s doubling): a Telegram outage of that length loses nothing.
+    max_attempts: int = 8
     backoff_base: float = 15.0
     backoff_cap: float = 3600.0
     claim_size: int = 500
@@ -86,7 +86,7 @@ class Dispatcher:
         self._policy = policy or DeliveryPolicy()
         self._limits = dict(limits or {})
         self._clock = clock
-        self._owner = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._owner = new_owner()
         self._stopping = asyncio.Event()
         self._wake: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -95,6 +95,7 @@ class Dispatcher:
     async def start(self) -> None:
         """Re-queue abandoned claims and publish what is due, then start the loops."""
         self._stopping.clear()
+        await self.take_back_claims_of_dead_senders()
         await self.housekeeping()
         for platform, transport in self._transports.items():
             limits = self._limits.get(platform) or limits_for(platform, self._settings)
@@ -153,11 +154,26 @@ class Dispatcher:
 
     # --- housekeeping -----------------------------------------------------------------------
 
+    async def take_back_claims_of_dead_senders(self) -> int:
+        """Put back at once the claims of a dispatcher process of this host that has died.
+
+        After a crash and a restart the broadcast goes on now, not when the lease expires.
+        """
+        requeued = 0
+        for owner in await self._storage.outbox.claim_owners():
+            if owner != self._owner and owner_is_gone(owner):
+                requeued += await self._storage.outbox.requeue_claims_of(owner)
+        if requeued:
+            log.warning("re-queued %d messages claimed by a process that died", requeued)
+        return requeued
+
     async def housekeeping(self) -> None:
         """Re-queue expired claims, publish due announcements, close finished broadcasts."""
         now = self._clock()
+        # A batch of ours being sent may outlive the lease (a slow server): it is not abandoned.
+        busy = any(sender.busy for sender in self._senders.values())
         requeued = await self._storage.outbox.requeue_expired(
-            now - timedelta(seconds=self._policy.lease), keep_owner=self._owner
+            now - timedelta(seconds=self._policy.lease), spare=self._owner if busy else None
         )
         if requeued:
             log.warning(
@@ -267,6 +283,9 @@ class PlatformSender:
         self._stopping = stopping
         self._pending: list[Settled] = []
         self._last_flush = 0.0
+        # The outcomes being written while the workers go on sending (one write at a time).
+        self._recording: asyncio.Task[None] | None = None
+        self.busy = False  # a claimed batch is being sent
 
     @property
     def platform(self) -> str:
@@ -274,6 +293,13 @@ class PlatformSender:
 
     async def deliver(self, claimed: list[ClaimedMessage]) -> None:
         """Send a claimed batch; whatever is not sent (pause, stop) goes back to the queue."""
+        self.busy = True
+        try:
+            await self._deliver(claimed)
+        finally:
+            self.busy = False
+
+    async def _deliver(self, claimed: list[ClaimedMessage]) -> None:
         announcements = await self._storage.announcements.get_many(
             {m.announcement_id for m in claimed if m.announcement_id is not None}
         )
@@ -292,13 +318,14 @@ class PlatformSender:
                     batch.queue.appendleft(message)
                     return
                 self._pending.append(settled)
-                await self._maybe_flush(batch)
+                self._maybe_flush(batch)
 
         try:
             async with asyncio.TaskGroup() as workers:
                 for _ in range(self._policy.concurrency):
                     workers.create_task(work())
         finally:
+            await self._recorded()
             now = self._clock()
             self._pending.extend(release(message, now) for message in batch.queue)
             await self._flush(batch)
@@ -323,11 +350,16 @@ class PlatformSender:
             return release(message, now + timedelta(seconds=delay))
         # Counted before waiting for a slot, so the other worker cannot pick the same chat.
         self.limiter.note_sent(message.chat_ref, shared)
-        await self.limiter.wait_turn()
-        if self.limiter.paused_for():
-            return None
+        # Rendered before the slot (the first one of a language loads its locale data), so that
+        # the send leaves when its slot comes.
         reply = self._render(message, announcement, batch)
-        outcome = await self._send(message, reply)
+        await self.limiter.wait_turn()
+        try:
+            if self.limiter.paused_for():
+                return None
+            outcome = await self._send(message, reply)
+        finally:
+            self.limiter.done(message.chat_ref, shared)
         settled = self._settle(message, outcome)
         if settled.state is State.GONE:
             batch.gone.add(message.chat_ref)
@@ -419,20 +451,44 @@ class PlatformSender:
             detail=outcome.detail,
         )
 
-    async def _maybe_flush(self, batch: Batch) -> None:
+    def _maybe_flush(self, batch: Batch) -> None:
+        """Start writing the gathered outcomes when enough are due; sending goes on meanwhile.
+
+        A worker that waited for the write would halve the sending for its duration.
+        """
+        if self._recording is not None:
+            if not self._recording.done():
+                return
+            recording, self._recording = self._recording, None
+            recording.result()  # a failed write stops the batch here (its outcomes are kept)
         elapsed = asyncio.get_running_loop().time() - self._last_flush
         if len(self._pending) >= self._policy.flush_size or elapsed >= self._policy.flush_interval:
-            await self._flush(batch)
+            self._recording = asyncio.create_task(self._flush(batch), name="outbox-record")
+
+    async def _recorded(self) -> None:
+        """Wait for the write in progress (its failure is logged: the final write retries)."""
+        recording, self._recording = self._recording, None
+        if recording is None:
+            return
+        try:
+            await recording
+        except Exception:
+            log.exception("recording %s outcomes failed; trying again", self.platform)
 
     async def _flush(self, batch: Batch) -> None:
         """Record the outcomes gathered so far in one transaction; notice cancellations."""
         outcomes, self._pending = self._pending, []
         self._last_flush = asyncio.get_running_loop().time()
-        if outcomes:
+        if not outcomes:
+            return
+        try:
             await self._storage.outbox.settle(outcomes, self._clock(), owner=self._owner)
-            batch.cancelled |= await self._storage.announcements.cancelled_among(
-                batch.announcements.keys()
-            )
+        except BaseException:
+            self._pending[:0] = outcomes  # kept for the next write
+            raise
+        batch.cancelled |= await self._storage.announcements.cancelled_among(
+            batch.announcements.keys()
+        )
 
 
 def release(message: ClaimedMessage, not_before: datetime) -> Settled:

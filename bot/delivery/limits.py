@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 
 GROUP_WINDOW_SECONDS = 60.0
+RATE_WINDOW_SECONDS = 1.0
 _PRUNE_ABOVE = 10_000
 
 
@@ -38,12 +39,26 @@ def limits_for(platform: str, settings: Settings) -> PlatformLimits:
 
 
 class SendLimiter:
-    """The pacing of one platform's sender. Time is monotonic seconds."""
+    """The pacing of one platform's sender. Time is monotonic seconds.
 
-    def __init__(self, limits: PlatformLimits, clock: Callable[[], float] = time.monotonic) -> None:
+    A send calls `wait_turn()` before it starts and `done()` once it has the answer (or was not
+    made after all).
+    """
+
+    def __init__(
+        self,
+        limits: PlatformLimits,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        window: float = RATE_WINDOW_SECONDS,
+    ) -> None:
         self.limits = limits
         self._clock = clock
+        self._window_seconds = window
         self._next_slot = 0.0
+        # Places in the rate's window: taken when a send starts, given back `window` seconds
+        # after its answer.
+        self._window = asyncio.Semaphore(max(1, int(limits.rate))) if limits.rate else None
         self._paused_until = 0.0
         self._last_sent: dict[int, float] = {}
         self._group_sends: dict[int, deque[float]] = {}
@@ -61,14 +76,34 @@ class SendLimiter:
     # --- overall rate -------------------------------------------------------------------------
 
     async def wait_turn(self) -> None:
-        """Wait for the next send slot of the overall rate (slots are reserved in turn)."""
-        if self.limits.rate is None:
+        """Wait until a send may start: its slot of the overall rate and a place in its window.
+
+        Slots are 1/rate seconds apart, the first one at once (there is no start-up burst). The
+        server receives a message somewhere between the start of its send and the answer, so a
+        send holds its place in the window from its start until one second after its answer:
+        then no one-second window at the server holds more than `rate` messages, however the
+        network delays them.
+        """
+        if self.limits.rate is None or self._window is None:
             return
         now = self._clock()
         slot = max(now, self._next_slot)
         self._next_slot = slot + 1.0 / self.limits.rate
         if slot > now:
             await asyncio.sleep(slot - now)
+        await self._window.acquire()
+
+    def done(self, chat_ref: int, shared: bool) -> None:
+        """The send that waited its turn has its answer, or was not made: the window and the
+        chat's spacing count from now."""
+        if self._window is not None:
+            asyncio.get_running_loop().call_later(self._window_seconds, self._window.release)
+        now = self._clock()
+        if chat_ref in self._last_sent:
+            self._last_sent[chat_ref] = now
+        window = self._group_sends.get(chat_ref)
+        if shared and window:
+            window[-1] = now
 
     # --- per chat -----------------------------------------------------------------------------
 
@@ -89,6 +124,7 @@ class SendLimiter:
         return delay
 
     def note_sent(self, chat_ref: int, shared: bool) -> None:
+        """A send to the chat starts (counted now, so that no other one starts beside it)."""
         now = self._clock()
         if self.limits.chat_interval:
             if len(self._last_sent) > _PRUNE_ABOVE:

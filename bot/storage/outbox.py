@@ -239,17 +239,32 @@ class OutboxStore:
                     [(GONE_DETAIL, chat) for chat in gone],
                 )
 
-    async def requeue_expired(self, claimed_before: datetime, *, keep_owner: str = "") -> int:
+    async def requeue_expired(self, claimed_before: datetime, *, spare: str | None = None) -> int:
         """Put back rows claimed before the lease began: their sender is gone.
 
-        A dispatcher never takes back its own claims (`keep_owner`): a batch held up by a long
-        flood-control pause is still being sent, and re-queuing it would send it twice.
+        Rows claimed by `spare` are left alone (a dispatcher's own batch still being sent).
         """
         return await self._db.execute(
             "UPDATE outbox SET state = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END,"
             " claimed_at = NULL, claimed_by = NULL WHERE state = 'claimed' AND claimed_at <= ?"
-            " AND claimed_by != ?",
-            (to_db(claimed_before), keep_owner),
+            " AND claimed_by IS NOT ?",
+            (to_db(claimed_before), spare),
+        )
+
+    async def claim_owners(self) -> list[str]:
+        """The dispatchers holding claims now."""
+        rows = await self._db.fetch_all(
+            "SELECT DISTINCT claimed_by FROM outbox WHERE state = 'claimed'"
+            " AND claimed_by IS NOT NULL"
+        )
+        return [row[0] for row in rows]
+
+    async def requeue_claims_of(self, owner: str) -> int:
+        """Put back the rows claimed by a dispatcher known to have died."""
+        return await self._db.execute(
+            "UPDATE outbox SET state = CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END,"
+            " claimed_at = NULL, claimed_by = NULL WHERE state = 'claimed' AND claimed_by = ?",
+            (owner,),
         )
 
     async def finish_broadcasts(self, now: datetime) -> list[int]:

@@ -145,6 +145,7 @@ class TelegramTransport:
         self._admin_cache: dict[tuple[int, int], tuple[float, bool]] = {}
         self._connect_task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        core.staff_changed_hooks.append(self._refresh_staff_menu)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -251,16 +252,36 @@ class TelegramTransport:
                 self._menu(self._settings.default_language, Audience.EVERYONE)
             )
             for user_id, role in (await self._core.identities_with_role(PLATFORM)).items():
-                if not user_id.lstrip("-").isdigit():
-                    continue
-                for language in LANGUAGES:
-                    await bot.set_my_commands(
-                        self._menu(language, role),
-                        scope=BotCommandScopeChat(int(user_id)),
-                        language_code=language,
-                    )
+                if user_id.lstrip("-").isdigit():
+                    await self._set_personal_menu(int(user_id), role)
         except TelegramError as exc:
             log.warning("could not set the command menus: %s", exc)
+
+    async def _set_personal_menu(self, user_id: int, role: Audience) -> None:
+        """A staff member's or admin's own menu in their private chat (EVERYONE: removed).
+
+        Set for each language and for none (the default language), so a Telegram app in
+        another language shows it too.
+        """
+        bot = self._app.bot
+        scope = BotCommandScopeChat(user_id)
+        for language in (*LANGUAGES, None):
+            if role is Audience.EVERYONE:
+                await bot.delete_my_commands(scope=scope, language_code=language)
+                continue
+            menu = self._menu(language or self._settings.default_language, role)
+            await bot.set_my_commands(menu, scope=scope, language_code=language)
+
+    async def _refresh_staff_menu(self, identity: str) -> None:
+        """An admin added or removed staff: their menu follows (at start it is set anyway)."""
+        platform, _sep, user_id = identity.partition(":")
+        if platform != PLATFORM or not user_id.lstrip("-").isdigit() or not self.ready.is_set():
+            return
+        role = await self._core.role_of(identity)
+        try:
+            await self._set_personal_menu(int(user_id), role)
+        except TelegramError as exc:
+            log.warning("could not update the command menu of %s: %s", identity, exc)
 
     def _menu(self, language: str, audience: Audience) -> list[BotCommand]:
         return [

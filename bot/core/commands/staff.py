@@ -56,6 +56,7 @@ async def staff_add(ctx: Context, identity: str) -> Reply:
     if not await ctx.storage.staff.add(identity, STAFF_ROLE, ctx.actor):
         return Reply(_("{identity} is staff already.").format(identity=escape(identity)))
     await ctx.storage.staff.audit(ctx.actor, "staff add", identity)
+    await ctx.core.staff_changed(identity)
     return Reply(
         _("Added {identity} to the staff: they can now use {announce}.").format(
             identity=escape(identity), announce=ctx.cmd("announce")
@@ -73,6 +74,7 @@ async def staff_remove(ctx: Context, identity: str) -> Reply:
     if not await ctx.storage.staff.remove(identity):
         return Reply(_("{identity} is not staff.").format(identity=escape(identity)))
     await ctx.storage.staff.audit(ctx.actor, "staff remove", identity)
+    await ctx.core.staff_changed(identity)
     return Reply(_("Removed {identity} from the staff.").format(identity=escape(identity)))
 
 
