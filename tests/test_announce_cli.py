@@ -329,6 +329,6 @@ def test_console_staff_publish_and_a_console_reader_receives(tmp_path: Path) -> 
     assert "Opublikowano ogłoszenie #1. Liczba odbiorców: 1." in boss.stdout
     reader = chat(tmp_path, "", "--user", "ala")
     assert "📬 📢 Dzień otwarty <NGO>" in reader.stdout
-    assert "available only in Polish" in reader.stdout and "/unsubscribe news" in reader.stdout
+    assert "has no English version yet" in reader.stdout and "/unsubscribe news" in reader.stdout
     summary = chat(tmp_path, "", "--user", "boss", **admins)
     assert "📊" in summary.stdout and "Wysłane: 1." in summary.stdout

@@ -77,7 +77,7 @@ async def test_each_chat_gets_its_language_and_missing_ones_get_polish_with_a_no
     assert "/unsubscribe grants" in polish and "Granty i konkursy" in polish
     assert "Конкурс" in ukrainian and "Заявки" in ukrainian and "Nabór" not in ukrainian
     assert "Гранти та конкурси" in ukrainian
-    assert "Nabór" in english and "available only in Polish" in english
+    assert "Nabór" in english and "has no English version yet" in english
     assert "Grants and competitions" in english
     assert got["default"] == [polish]
     (room_text,) = matrix.delivered()["!room:example.org"]
@@ -326,7 +326,7 @@ async def test_console_chats_receive_into_their_inbox(storage: Storage, settings
     (olena,) = await storage.inbox.take_unshown(ChatRef("console", "olena"))
     assert "Nabór wniosków" in ala.text and "/unsubscribe grants" in ala.text
     assert "<b>" not in ala.text
-    assert "лише польською" in olena.text
+    assert "ще немає українською" in olena.text
 
 
 async def test_a_restarted_dispatcher_resumes_abandoned_claims(

@@ -152,7 +152,7 @@ def language_note(fields: Fields, language: str) -> str | None:
     """The one-line note for a chat whose language the announcement is not written in."""
     if fields.has_language(language):
         return None
-    return "<i>" + _("This announcement is available only in Polish.") + "</i>"
+    return "<i>" + _("This announcement has no English version yet; here it is in Polish.") + "</i>"
 
 
 def announcement_body(fields: Fields, language: str, tz: ZoneInfo) -> list[str]:
