@@ -140,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.telegram_enabled and not settings.matrix_enabled:
         if sys.stdin.isatty():
+            if "BOT_LOG_LEVEL" not in os.environ:
+                logging.getLogger().setLevel(logging.WARNING)  # a chat, not a server log
             return await cmd_chat(
                 argparse.Namespace(user=None, lang=None, files_dir=Path(".")), settings
             )

@@ -6,7 +6,15 @@ import logging
 from collections.abc import Iterable
 
 REDACTED = "[redacted]"
-NOISY_LOGGERS = ("httpx", "httpcore", "apscheduler", "aiosqlite", "nio", "telegram.ext.Updater")
+NOISY_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "apscheduler",
+    "aiosqlite",
+    "nio",
+    "telegram.ext.Updater",
+    "pymorphy3",
+)
 
 
 class RedactSecrets(logging.Filter):

@@ -136,7 +136,9 @@ async def test_each_chat_gets_its_language_the_hint_and_the_staff_text_escaped(r
     assert "Конкурс <заявок> & Краків" in ukrainian.plain_text
     assert "<i>не курсив</i>" in ukrainian.plain_text and "Nabór" not in ukrainian.plain_text
     assert "Щоб відписатися від теми" in ukrainian.plain_text
-    assert "This announcement has no English version yet; here it is in Polish." in english.plain_text
+    assert (
+        "This announcement has no English version yet; here it is in Polish." in english.plain_text
+    )
     assert "Nabór <wniosków>" in english.plain_text and "To stop receiving" in english.plain_text
     for message in (polish, ukrainian, english):
         assert message.plain_text.endswith(HINT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -144,3 +145,56 @@ def test_quit_ends_the_chat(tmp_path: Path) -> None:
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert chat(tmp_path, "", "--lang", "de").returncode == 2
     assert chat(tmp_path, "", "--user", "two words").returncode == 2
+
+
+def read_until(fd: int, marker: bytes, timeout: float = 30.0) -> bytes:
+    """Read a pseudo-terminal until `marker` appears (or it closes, or time runs out)."""
+    import select
+    import time
+
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        ready, _w, _x = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+def test_run_on_a_terminal_without_a_network_is_a_console_chat(tmp_path: Path) -> None:
+    """The README's first command: `ngo-bot run` on a terminal, no network configured."""
+    import pty
+
+    main, child = pty.openpty()
+    process = subprocess.Popen(
+        [*BOT_COMMAND, "run"],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        cwd=tmp_path,
+        env=bot_env(tmp_path / "bot.sqlite3"),
+        close_fds=True,
+    )
+    os.close(child)
+    try:
+        banner = read_until(main, b"/quit")
+        os.write(main, b"/help\n")
+        shown = read_until(main, "Co potrafię".encode())
+        os.write(main, b"/quit\n")
+        rest = read_until(main, b"never appears", timeout=10)
+        code = process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(main)
+    output = (banner + shown + rest).decode("utf-8", errors="replace")
+    assert code == 0, output
+    assert "console:" in output and "Co potrafię" in output
+    assert "Fatal Python error" not in output and "INFO" not in output

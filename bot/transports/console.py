@@ -7,6 +7,7 @@ and piped input is read one message a line until the end of input.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 import threading
@@ -130,14 +131,27 @@ def unique_path(folder: Path, filename: str) -> Path:
 
 
 def start_line_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None]) -> None:
-    """Read stdin in a daemon thread (never blocks exit), one line per queue item, None at EOF."""
+    """Read stdin in a daemon thread (never blocks exit), one line per queue item, None at EOF.
+
+    The thread reads the file descriptor with os.read rather than through sys.stdin: a daemon
+    thread blocked inside a buffered reader holds its lock, and the interpreter aborts when it
+    finds that lock taken at exit (after /quit on a terminal).
+    """
+
+    def put(line: str | None) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, line)
 
     def read() -> None:
-        stream = sys.stdin.buffer
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)
+        pending = b""
+        fd = sys.stdin.fileno()
+        while chunk := os.read(fd, 65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                put(raw.decode("utf-8", errors="replace").rstrip("\r"))
+        if pending:
+            put(pending.decode("utf-8", errors="replace").rstrip("\r"))
+        put(None)
 
     threading.Thread(target=read, name="console-stdin", daemon=True).start()
 
