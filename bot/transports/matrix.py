@@ -633,6 +633,10 @@ class MatrixTransport:
             log.info("Matrix room %s is gone (%s); chat marked inactive", room_id, how)
 
     async def _on_room_events(self, room: MatrixRoom, joined: RoomInfo) -> None:
+        if getattr(joined.timeline, "limited", False):
+            # More happened in the room than one sync returns (e.g. while the bot was down):
+            # the older messages are not answered. Logged so that an operator can tell.
+            log.info("Matrix room %s: sync returned only the latest events", room.room_id)
         events = events_after_own_join(joined.timeline.events, self.user_id)
         if len(events) < len(joined.timeline.events):
             # The bot has just joined (again): a chat it left before is reachable once more.
