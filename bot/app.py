@@ -14,7 +14,6 @@ from typing import Protocol
 
 from bot.config import Settings
 from bot.core.commands import announce, digest
-from bot.core.commands.faq import faq_text_handler
 from bot.core.service import Core
 from bot.core.topics import load_topics
 from bot.delivery import Dispatcher
@@ -44,7 +43,6 @@ def build_core(storage: Storage, settings: Settings) -> Core:
     """The core with its content loaded (raises on a broken content file, naming the entry)."""
     core = Core(storage, settings, load_topics(settings.content_dir))
     core.faq = faq_matcher(settings.content_dir)
-    core.text_handler = faq_text_handler
     core.flow_handlers.append(announce.flow_text)
     core.export_providers.append(announce.export_drafts)
     core.export_providers.append(digest.export_digest)

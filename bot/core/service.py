@@ -42,14 +42,14 @@ class Core:
         topics: Topics,
         registry: CommandRegistry | None = None,
     ) -> None:
-        from bot.core.commands import default_text_handler
         from bot.core.commands import registry as default_registry
+        from bot.core.commands.faq import faq_text_handler
 
         self.storage = storage
         self.settings = settings
         self.topics = topics
         self.registry = registry or default_registry
-        self.text_handler: TextHandler = default_text_handler
+        self.text_handler: TextHandler = faq_text_handler
         self.flow_handlers: list[FlowHandler] = []
         self.export_providers: list[ExportProvider] = []
         self.faq: FaqMatcher | None = None

@@ -25,7 +25,7 @@ from bot.announcements.model import (
     tax_campaign_deadline,
     too_long,
 )
-from bot.announcements.render import format_when
+from bot.announcements.render import NOTICEABLE, format_when
 from bot.announcements.service import AnnouncementService
 from bot.announcements.timeparse import TimeFormatError, parse_when
 from bot.clock import from_db, to_db, utcnow
@@ -116,23 +116,8 @@ FIELD_ALIASES = {
     "reminders": "remind",
     "recurrence": "repeat",
 }
-CORRECTION_FIELDS = (
-    "title_pl",
-    "text_pl",
-    "title_uk",
-    "text_uk",
-    "title_en",
-    "text_en",
-    "deadline",
-    "starts_at",
-    "ends_at",
-    "location",
-    "repeat",
-    "url",
-    "remind",
-    "urgent",
-    "publish_at",
-)
+# What a correction may change: everything a notice mentions, plus the quiet fields.
+CORRECTION_FIELDS = (*NOTICEABLE, "remind", "urgent", "publish_at")
 
 
 class FlowError(ValueError):

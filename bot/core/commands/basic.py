@@ -252,17 +252,6 @@ async def calendar_reply(ctx: Context, items: list[Entry], filename: str, name: 
     )
 
 
-async def default_text_handler(ctx: Context, text: str) -> list[Reply]:
-    """Free text before the FAQ exists: point to help, never guess an answer."""
-    return [
-        Reply(
-            _("I only understand commands for now. Send {help} to see them.").format(
-                help=ctx.cmd("help")
-            )
-        )
-    ]
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 
