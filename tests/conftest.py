@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from bot.app import build_core
 from bot.config import Settings
@@ -21,6 +24,46 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 pytest_plugins = ["tests.fixtures_matrix", "tests.fixtures_telegram", "tests.matrix_helpers"]
 
 ROOT = Path(__file__).resolve().parent.parent
+CLOCK_SHIM = ROOT / "tests" / "clockshim"
+
+# Every test starts at this moment (the clock then ticks): no test reads today's date.
+# NGO_TEST_NOW=<ISO 8601 with offset> starts them elsewhere (.ci/run runs the date-sensitive
+# tests at several such moments); NGO_TEST_NOW=real leaves the real clock in place.
+DEFAULT_TEST_NOW = "2026-06-17T10:00:00+02:00"
+
+
+def injected_now() -> datetime | None:
+    """The moment tests start at, or None for the real clock."""
+    value = os.environ.get("NGO_TEST_NOW", DEFAULT_TEST_NOW)
+    if value == "real":
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise pytest.UsageError(f"NGO_TEST_NOW needs an offset: {value!r}")
+    return moment
+
+
+_clock_offset: float | None = None  # seconds between the tests' clock and the real one
+
+
+@pytest.fixture(autouse=True)
+def injected_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Run each test on the injected clock, and hand the same clock to its bot subprocesses.
+
+    Tests against a real Synapse keep the real clock: the homeserver's timestamps are real.
+    """
+    global _clock_offset
+    moment = injected_now()
+    if moment is None or "synapse" in request.fixturenames:
+        yield
+        return
+    with time_machine.travel(moment, tick=True):
+        _clock_offset = time.time() - time_machine.escape_hatch.time.time()
+        try:
+            yield
+        finally:
+            _clock_offset = None
+
 
 Say = Callable[..., Awaitable[list[Reply]]]
 
@@ -87,6 +130,11 @@ def bot_env(db_path: Path, **extra: str) -> dict[str, str]:
         PYTHONIOENCODING="utf-8",
         BOT_QUIET_HOURS="off",
     )
+    if _clock_offset is not None:
+        env.update(
+            NGO_TEST_CLOCK_OFFSET=repr(_clock_offset),
+            PYTHONPATH=os.pathsep.join((str(CLOCK_SHIM), str(ROOT))),
+        )
     env.update(extra)
     return env
 

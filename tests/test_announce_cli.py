@@ -6,7 +6,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,9 +25,13 @@ COUNT_KEYS = {"total", "pending", "sent", "retrying", "failed", "gone", "cancell
 
 
 def ahead(days: float = 0, seconds: float = 0) -> str:
-    """A local time ahead of now, ISO 8601 without an offset (i.e. in BOT_TIMEZONE)."""
-    moment = datetime.now(WARSAW) + timedelta(days=days, seconds=seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    """A time ahead of now: `days` calendar days in BOT_TIMEZONE, then `seconds` of real time.
+
+    ISO 8601 with its offset, so that it means one instant in a DST change's repeated hour too.
+    """
+    day = datetime.now(WARSAW) + timedelta(days=days)
+    moment = (day.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(WARSAW)
+    return moment.isoformat(timespec="seconds")
 
 
 def create(tmp_path: Path, *args: str) -> int:
@@ -274,14 +278,14 @@ async def test_a_running_bot_picks_up_cli_announcements_within_2_seconds(
         )
         await wait_for_inbox(storage, "Teraz", timeout=2.0)
 
-        due = datetime.now(WARSAW) + timedelta(seconds=3)
+        due = (datetime.now(UTC) + timedelta(seconds=3)).astimezone(WARSAW)
         later_id = await asyncio.to_thread(
             create,
             tmp_path,
             "--kind=news",
             "--title-pl=Za chwilę",
             "--text-pl=Treść",
-            f"--publish-at={due.strftime('%Y-%m-%dT%H:%M:%S')}",
+            f"--publish-at={due.isoformat(timespec='seconds')}",
         )
         announcement = await storage.announcements.get(later_id)
         assert announcement is not None and announcement.status.value == "scheduled"

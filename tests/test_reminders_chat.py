@@ -11,6 +11,7 @@ from icalendar import Calendar
 from bot.announcements.model import Fields, Kind
 from bot.config import Settings
 from bot.core.messages import ChatKind, ChatRef, Reply
+from bot.reminders.planner import HORIZON
 from bot.reminders.season import campaign_times
 from bot.storage import Storage
 from tests.conftest import Say
@@ -29,6 +30,17 @@ def third_thursday_ahead(settings: Settings, months: int = 1) -> datetime:
     first = (today.replace(day=1) + timedelta(days=32 * months)).replace(day=1)
     thursday = first + timedelta(days=(3 - first.weekday()) % 7 + 14)
     return datetime.combine(thursday, time(17, 0), tzinfo=settings.timezone)
+
+
+def third_thursdays_from(start: datetime, count: int = 4) -> list[datetime]:
+    """`start` and the next third Thursdays at its local time."""
+    found: list[datetime] = []
+    first = start.date().replace(day=1)
+    while len(found) < count:
+        thursday = first + timedelta(days=(3 - first.weekday()) % 7 + 14)
+        found.append(datetime.combine(thursday, start.timetz()))
+        first = (first + timedelta(days=32)).replace(day=1)
+    return found
 
 
 def series_fields(start: datetime, **extra: Any) -> Fields:
@@ -174,7 +186,13 @@ async def test_the_flow_asks_whether_a_meeting_repeats(
     stored = await service_for(storage, settings).get(1)
     assert stored.fields.repeat == "FREQ=MONTHLY;BYDAY=3TH"
     rows = await storage.reminders.of_announcement(1)
-    assert len({row.target_at for row in rows}) >= 2  # more than one occurrence is reminded
+    # Every occurrence within the planning horizon is reminded (whatever today's date), and
+    # none far past it.
+    horizon_end = datetime.now(settings.timezone) + HORIZON
+    reminded = {row.target_at for row in rows}
+    assert start in reminded
+    assert {when for when in third_thursdays_from(start) if when <= horizon_end} <= reminded
+    assert max(reminded) <= horizon_end + timedelta(days=3)
 
 
 async def test_corrections_of_a_series_and_show(

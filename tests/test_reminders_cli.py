@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -283,7 +283,7 @@ def test_calendar_export_is_valid_stable_and_filtered(tmp_path: Path) -> None:
 def test_deliveries_lists_each_due_reminder_with_its_counts(tmp_path: Path) -> None:
     settings = Settings(db_path=tmp_path / "bot.sqlite3", quiet_hours=None)
     stored(tmp_path, lambda s: add_chats(s, "console", ["ala", "ola"], topics=["grants"]))
-    deadline = (datetime.now(WARSAW) + timedelta(hours=3)).replace(microsecond=0)
+    deadline = (datetime.now(UTC) + timedelta(hours=3)).astimezone(WARSAW).replace(microsecond=0)
     announcement = json.loads(
         run(
             tmp_path,
@@ -292,7 +292,7 @@ def test_deliveries_lists_each_due_reminder_with_its_counts(tmp_path: Path) -> N
             "--kind=grant-deadline",
             "--title-pl=Konkurs",
             "--text-pl=T",
-            f"--deadline={deadline.strftime('%Y-%m-%dT%H:%M:%S')}",
+            f"--deadline={deadline.isoformat()}",
             "--remind=2h,1h",
             "--json",
         )
@@ -329,11 +329,11 @@ def test_deliveries_lists_each_due_reminder_with_its_counts(tmp_path: Path) -> N
 
 def test_a_console_only_setup_gets_reminders_missed_while_nothing_ran(tmp_path: Path) -> None:
     settings = Settings(db_path=tmp_path / "bot.sqlite3", quiet_hours=None)
-    deadline = datetime.now(WARSAW) + timedelta(hours=1)
+    deadline = (datetime.now(UTC) + timedelta(hours=1)).astimezone(WARSAW)
 
     async def plan_in_the_past(storage: Storage) -> None:
         await add_chats(storage, "console", ["ala"], topics=["grants"], language="pl")
-        written = datetime.now(WARSAW) - timedelta(hours=3)
+        written = (datetime.now(UTC) - timedelta(hours=3)).astimezone(WARSAW)
         service = AnnouncementService(storage, settings, load_topics(None), lambda: written)
         fields = grant_fields(
             title="Konkurs z przypomnieniem", publish_at=written, deadline=deadline, remind="2h"

@@ -77,9 +77,11 @@ def test_a_reminder_40_seconds_ahead_is_delivered_once_across_a_restart(
     bots.append(BotProcess(tmp_path, fake_bot_api.env()))
     wait_until(lambda: "bot running" in bots[-1].log(), 60, "the bot to start")
 
-    # The reminder is due 40 s from now: the deadline is one calendar day after that moment.
-    deadline = ((utcnow() + timedelta(seconds=40)).astimezone(WARSAW) + timedelta(days=1)).replace(
-        microsecond=0
+    # The reminder is due 40 s from now: the deadline is 24 hours after that moment (exact hours:
+    # "1d" would mean the same local time a day earlier, which in the hour repeated when DST ends
+    # is the earlier of the two, already past).
+    deadline = (
+        (utcnow() + timedelta(seconds=40, hours=24)).astimezone(WARSAW).replace(microsecond=0)
     )
     created = cli(
         db_path,
@@ -90,7 +92,7 @@ def test_a_reminder_40_seconds_ahead_is_delivered_once_across_a_restart(
         "--deadline",
         deadline.isoformat(),
         "--remind",
-        "1d",
+        "24h",
         "--title-pl",
         "Konkurs na 40 sekund",
         "--text-pl",
