@@ -164,3 +164,23 @@ def test_webhook_mode(fake_bot_api: FakeBotApi, tmp_path: Path, run_bot: list[Bo
     code, _took = bot.terminate()
     assert code == 0
     assert "s3cret-value" not in bot.log()
+
+
+def test_an_unparsable_update_is_skipped_not_spun_on(
+    fake_bot_api: FakeBotApi, tmp_path: Path, run_bot: list[BotProcess]
+) -> None:
+    api = fake_bot_api
+    bot = BotProcess(tmp_path, api.env())
+    run_bot.append(bot)
+    anna = api.make_user("Anna")
+    api.inject_update({"message": {"message_id": 1, "date": "secret-date-text", "chat": {}}})
+    api.inject_command(anna, "help")
+    api.inject_update({"message": {"message_id": 2, "date": "x", "text": "private words"}})
+    api.wait_for_messages_sync(anna.id, 1, timeout=30)
+    time.sleep(1.0)
+    assert len(api.calls("getUpdates")) < 20
+    assert api.pending_updates() == []
+    code, _took = bot.terminate()
+    assert code == 0
+    assert "private words" not in bot.log() and "secret-date-text" not in bot.log()
+    assert "cannot be read" in bot.log()

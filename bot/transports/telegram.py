@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import tornado.web
 from telegram import (
     Bot,
     BotCommand,
@@ -53,9 +55,13 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
     filters,
 )
+from telegram.ext import _updater as ptb_updater
+from telegram.ext._utils import webhookhandler as ptb_webhook
+from telegram.request import HTTPXRequest
 
 from bot.config import LANGUAGES, Settings
 from bot.core.markup import split_markup
@@ -93,6 +99,137 @@ GONE_PHRASES = (
 UNPARSABLE_PHRASES = ("can't parse entities", "unsupported start tag", "can't find end tag")
 
 Fatal = Callable[[str], None]
+JSON = dict[str, Any]
+
+
+def update_shape(data: object) -> str:
+    """An update's id and top-level keys, for a log line: never its content."""
+    if not isinstance(data, dict):
+        return f"a {type(data).__name__}, not an object"
+    kinds = ",".join(sorted(str(key) for key in data if key != "update_id"))
+    return f"update {data.get('update_id')!r} ({kinds or 'no fields'})"
+
+
+def parse_update(data: object, bot: Bot) -> Update | None:
+    """One raw update as an Update, or None (logged by shape) when PTB cannot parse it."""
+    try:
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
+        update = Update.de_json(data, bot)
+    except Exception as exc:  # a field missing, a wrong type, nesting too deep...
+        log.error(
+            "skipped an update Telegram sent that cannot be read: %s: %s",
+            update_shape(data),
+            type(exc).__name__,
+        )
+        return None
+    return update
+
+
+class TolerantBot(ExtBot[None]):
+    """An ExtBot whose getUpdates skips, rather than chokes on, an update PTB cannot parse.
+
+    PTB parses a whole batch at once: one bad update makes get_updates raise, the Updater
+    never moves its offset, and it asks for the same batch forever. Here each update is
+    parsed alone; a bad one is logged by shape and left out, and the offset of the next call
+    is moved past the highest id seen so a bad update last in the batch is confirmed too.
+    """
+
+    __slots__ = ("_next_offset", "polled")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        with self._unfrozen():
+            self._next_offset = 0
+            self.polled: Callable[[], None] | None = None
+
+    async def get_updates(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: int | dt.timedelta | None = None,
+        allowed_updates: Sequence[str] | None = None,
+        *,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+        api_kwargs: JSON | None = None,
+    ) -> tuple[Update, ...]:
+        seconds = timeout.total_seconds() if isinstance(timeout, dt.timedelta) else timeout or 0
+        data: JSON = {
+            "timeout": timeout,
+            "offset": max(offset or 0, self._next_offset) or None,
+            "limit": limit,
+            "allowed_updates": allowed_updates,
+        }
+        base_read = self._request[0].read_timeout or 0
+        result = await self._post(
+            "getUpdates",
+            data,
+            read_timeout=(read_timeout or base_read) + seconds,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+            api_kwargs=api_kwargs,
+        )
+        raw = result if isinstance(result, list) else []
+        ids = [
+            item["update_id"]
+            for item in raw
+            if isinstance(item, dict) and isinstance(item.get("update_id"), int)
+        ]
+        if ids:
+            self._next_offset = max(self._next_offset, max(ids) + 1)
+        if self.polled is not None:
+            self.polled()
+        parsed = (parse_update(item, self) for item in raw)
+        return tuple(update for update in parsed if update is not None)
+
+
+class TolerantWebhookHandler(ptb_webhook.TelegramHandler):
+    """PTB's webhook handler, except that an unparsable update is answered 200 and skipped.
+
+    PTB answers 400 and logs the whole update; Telegram then sends it again and again.
+    """
+
+    async def post(self) -> None:
+        self._validate_post()
+        self.set_status(200)
+        try:
+            data = json.loads(self.request.body.decode())
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            log.error("skipped a webhook request whose body is not JSON")
+            return
+        update = parse_update(data, self.bot)
+        if update is None:
+            return
+        if isinstance(self.bot, ExtBot):
+            self.bot.insert_callback_data(update)
+        await self.update_queue.put(update)
+
+
+class TolerantWebhookApp(ptb_webhook.WebhookAppClass):
+    """PTB's webhook application routed to TolerantWebhookHandler."""
+
+    def __init__(
+        self,
+        webhook_path: str,
+        bot: Bot,
+        update_queue: asyncio.Queue[object],
+        secret_token: str | None = None,
+    ) -> None:
+        self.shared_objects = {
+            "bot": bot,
+            "update_queue": update_queue,
+            "secret_token": secret_token,
+        }
+        handlers = [(rf"{webhook_path}/?", TolerantWebhookHandler, self.shared_objects)]
+        tornado.web.Application.__init__(self, handlers)
+
+
+# The Updater builds its webhook application by this module-level name.
+ptb_updater.WebhookAppClass = TolerantWebhookApp  # type: ignore[attr-defined]
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
@@ -159,16 +296,21 @@ class TelegramTransport:
 
     def _build_application(self, settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
         urls = self._urls(settings)
-        builder = (
-            ApplicationBuilder()
-            .token(settings.telegram_token or "")
-            .job_queue(None)
-            .rate_limiter(AIORateLimiter(max_retries=2))
-            .concurrent_updates(ChatOrderedProcessor())
+        self._bot = TolerantBot(
+            settings.telegram_token or "",
+            base_url=urls.get("base_url", DEFAULT_BASE_URL),
+            base_file_url=urls.get("base_file_url", DEFAULT_BASE_FILE_URL),
+            request=HTTPXRequest(connection_pool_size=256),
+            get_updates_request=HTTPXRequest(connection_pool_size=1),
+            rate_limiter=AIORateLimiter(max_retries=2),
         )
-        if urls:
-            builder = builder.base_url(urls["base_url"]).base_file_url(urls["base_file_url"])
-        app = builder.build()
+        app = (
+            ApplicationBuilder()
+            .bot(self._bot)
+            .job_queue(None)
+            .concurrent_updates(ChatOrderedProcessor())
+            .build()
+        )
         app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migration))
         app.add_handler(
             ChatMemberHandler(self._on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
