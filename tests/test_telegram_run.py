@@ -131,6 +131,18 @@ def test_a_refused_token_stops_the_bot_with_exit_1(
     assert "refused the bot token" in bot.log() and "wrong-token" not in bot.log()
 
 
+def test_a_token_refused_while_polling_stops_the_bot_with_exit_1(
+    fake_bot_api: FakeBotApi, tmp_path: Path, run_bot: list[BotProcess]
+) -> None:
+    api = fake_bot_api
+    bot = BotProcess(tmp_path, api.env())
+    run_bot.append(bot)
+    api.wait_for(lambda: api.calls("getUpdates"), timeout=30, what="polling")
+    api.fail_with(401, "Unauthorized", times=None, method="getUpdates")
+    assert bot.process.wait(30) == 1, bot.log()
+    assert "refused the bot token while polling" in bot.log()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

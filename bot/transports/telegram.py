@@ -135,13 +135,16 @@ class TolerantBot(ExtBot[None]):
     is moved past the highest id seen so a bad update last in the batch is confirmed too.
     """
 
-    __slots__ = ("_next_offset", "polled")
+    __slots__ = ("_next_offset", "polled", "refused")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         with self._unfrozen():
             self._next_offset = 0
             self.polled: Callable[[], None] | None = None
+            # Called when Telegram refuses the token while polling: PTB's Updater then stops
+            # polling for good ("Invalid token. Aborting retry loop.") and the bot goes deaf.
+            self.refused: Callable[[], None] | None = None
 
     async def get_updates(
         self,
@@ -164,15 +167,20 @@ class TolerantBot(ExtBot[None]):
             "allowed_updates": allowed_updates,
         }
         base_read = self._request[0].read_timeout or 0
-        result = await self._post(
-            "getUpdates",
-            data,
-            read_timeout=(read_timeout or base_read) + seconds,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-            api_kwargs=api_kwargs,
-        )
+        try:
+            result = await self._post(
+                "getUpdates",
+                data,
+                read_timeout=(read_timeout or base_read) + seconds,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
+                api_kwargs=api_kwargs,
+            )
+        except InvalidToken:
+            if self.refused is not None:
+                self.refused()
+            raise
         raw = result if isinstance(result, list) else []
         ids = [
             item["update_id"]
@@ -304,6 +312,8 @@ class TelegramTransport:
             get_updates_request=HTTPXRequest(connection_pool_size=1),
             rate_limiter=AIORateLimiter(max_retries=2),
         )
+        with self._bot._unfrozen():
+            self._bot.refused = self._token_refused_while_polling
         app = (
             ApplicationBuilder()
             .bot(self._bot)
@@ -377,6 +387,11 @@ class TelegramTransport:
         if self._app._initialized:
             await self._app.shutdown()
         await self._broadcast_bot.shutdown()
+
+    def _token_refused_while_polling(self) -> None:
+        """Exit non-zero (a supervisor restarts the bot) rather than stay alive and deaf."""
+        log.error("Telegram refused the bot token while polling (TELEGRAM_BOT_TOKEN); stopping")
+        self._fatal("Telegram refused the bot token")
 
     def _on_polling_error(self, error: TelegramError) -> None:
         log.warning("Telegram polling error (will retry): %s", error)
