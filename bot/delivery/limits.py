@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,7 +12,6 @@ from bot.config import Settings
 
 GROUP_WINDOW_SECONDS = 60.0
 RATE_WINDOW_SECONDS = 1.0
-_PRUNE_ABOVE = 10_000
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,10 @@ class SendLimiter:
         # after its answer.
         self._window = asyncio.Semaphore(max(1, int(limits.rate))) if limits.rate else None
         self._paused_until = 0.0
-        self._last_sent: dict[int, float] = {}
-        self._group_sends: dict[int, deque[float]] = {}
+        # Both ordered by their chat's latest message (oldest first): expired chats are dropped
+        # from the front, so that each send costs O(1) however many chats a broadcast reaches.
+        self._last_sent: OrderedDict[int, float] = OrderedDict()
+        self._group_sends: OrderedDict[int, deque[float]] = OrderedDict()
 
     # --- whole-platform pause (a 429 with retry_after) ----------------------------------------
 
@@ -99,11 +100,15 @@ class SendLimiter:
         if self._window is not None:
             asyncio.get_running_loop().call_later(self._window_seconds, self._window.release)
         now = self._clock()
-        if chat_ref in self._last_sent:
-            self._last_sent[chat_ref] = now
-        window = self._group_sends.get(chat_ref)
-        if shared and window:
-            window[-1] = now
+        if self.limits.chat_interval:
+            self._touch_last_sent(chat_ref, now)
+        if shared and self.limits.group_per_minute is not None:
+            window = self._group_sends.setdefault(chat_ref, deque())
+            if window:
+                window[-1] = now
+            else:
+                window.append(now)
+            self._group_sends.move_to_end(chat_ref)
 
     # --- per chat -----------------------------------------------------------------------------
 
@@ -126,19 +131,35 @@ class SendLimiter:
     def note_sent(self, chat_ref: int, shared: bool) -> None:
         """A send to the chat starts (counted now, so that no other one starts beside it)."""
         now = self._clock()
+        self._prune(now)
         if self.limits.chat_interval:
-            if len(self._last_sent) > _PRUNE_ABOVE:
-                self._prune(now)
-            self._last_sent[chat_ref] = now
+            self._touch_last_sent(chat_ref, now)
         if shared and self.limits.group_per_minute is not None:
             self._group_sends.setdefault(chat_ref, deque()).append(now)
+            self._group_sends.move_to_end(chat_ref)
+
+    def tracked_chats(self) -> int:
+        """How many chats the limiter keeps state for (bounded by the recent sends)."""
+        return len(self._last_sent.keys() | self._group_sends.keys())
+
+    def _touch_last_sent(self, chat_ref: int, now: float) -> None:
+        self._last_sent[chat_ref] = now
+        self._last_sent.move_to_end(chat_ref)
 
     def _prune(self, now: float) -> None:
-        """Forget chats whose last message is older than any limit still cares about."""
-        horizon = now - max(self.limits.chat_interval, GROUP_WINDOW_SECONDS)
-        self._last_sent = {chat: at for chat, at in self._last_sent.items() if at > horizon}
-        self._group_sends = {
-            chat: window
-            for chat, window in self._group_sends.items()
-            if window and window[-1] > horizon
-        }
+        """Forget chats no limit cares about any more: private spacing after `chat_interval`,
+        a group's quota after its window. Amortised O(1): each entry is dropped once."""
+        last_sent = self._last_sent
+        horizon = now - self.limits.chat_interval
+        while last_sent:
+            chat, at = next(iter(last_sent.items()))
+            if at > horizon:
+                break
+            del last_sent[chat]
+        groups = self._group_sends
+        group_horizon = now - GROUP_WINDOW_SECONDS
+        while groups:
+            chat, window = next(iter(groups.items()))
+            if window and window[-1] > group_horizon:
+                break
+            del groups[chat]
