@@ -79,3 +79,81 @@ def test_wheel_installs_and_answers_in_ukrainian(tmp_path: Path) -> None:
         env=env,
     )
     assert "Вітаю" in result.stdout and "Ви підписалися: 1,5% податку" in result.stdout
+
+
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of each Dockerfile line, continuation lines joined."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    pairs = [line.split(None, 1) for line in lines if line and not line.startswith("#")]
+    return [(pair[0].upper(), pair[1] if len(pair) > 1 else "") for pair in pairs]
+
+
+def dockerignored(path: str) -> bool:
+    """Whether the build context leaves `path` out (.dockerignore: the last matching rule wins)."""
+    import fnmatch
+
+    ignored = False
+    for raw in (ROOT / ".dockerignore").read_text().splitlines():
+        rule = raw.strip()
+        if not rule or rule.startswith("#"):
+            continue
+        negated, pattern = rule.startswith("!"), rule.lstrip("!").rstrip("/")
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(fnmatch.fnmatchcase(prefix, pattern) for prefix in prefixes) or (
+            pattern.startswith("**/") and fnmatch.fnmatchcase(parts[-1], pattern[3:])
+        ):
+            ignored = not negated
+    return ignored
+
+
+def test_docker_context_leaves_out_the_venv_and_data() -> None:
+    for path in (".venv/bin/python", "data/ngo-bot.sqlite3", ".git/HEAD", "tests/conftest.py"):
+        assert dockerignored(path), path
+    for path in ("pyproject.toml", "README.md", "babel.cfg", "bot/cli.py", "locales/uk/x.po"):
+        assert not dockerignored(path), path
+    assert dockerignored("bot/__pycache__/cli.cpython-311.pyc")
+
+
+def test_dockerfile_pins_the_base_and_exposes_the_webhook_port() -> None:
+    import re
+
+    instructions = dockerfile_instructions()
+    (base,) = [args for name, args in instructions if name == "FROM"]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", base), base
+    assert ("EXPOSE", "8443") in instructions
+    (user,) = [args for name, args in instructions if name == "USER"]
+    assert user not in ("root", "0")
+    assert any(name == "HEALTHCHECK" and "ngo-bot health" in args for name, args in instructions)
+
+
+def test_dockerfile_installs_the_dependencies_before_copying_the_code(tmp_path: Path) -> None:
+    import shlex
+    import tomllib
+
+    instructions = dockerfile_instructions()
+    code_copied = instructions.index(("COPY", "bot ./bot"))
+    (deps_at,) = [
+        at
+        for at, (name, args) in enumerate(instructions)
+        if name == "RUN" and "requirements" in args
+    ]
+    assert deps_at < code_copied
+    copied_before = [args for name, args in instructions[:deps_at] if name == "COPY"]
+    assert copied_before == ["pyproject.toml ./"]
+    deps_run = instructions[deps_at][1]
+    assert "pip install -r /tmp/requirements.txt" in deps_run
+    # The requirements step, run on this pyproject.toml, lists exactly its dependencies.
+    listing = deps_run.split(" > /tmp/requirements.txt")[0]
+    (tmp_path / "pyproject.toml").write_bytes((ROOT / "pyproject.toml").read_bytes())
+    argv = shlex.split(listing)
+    assert argv[0] == "python"
+    listed = run(sys.executable, *argv[1:], cwd=tmp_path).stdout.split()
+    wanted = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert listed == wanted
+    after = instructions[code_copied:]
+    assert ("RUN", "pip install --no-deps .") in after
