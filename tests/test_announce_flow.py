@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+import time_machine
 
 from bot.app import build_core
 from bot.config import Settings
@@ -105,7 +107,7 @@ async def test_the_guided_flow_with_bad_input_at_every_step(
         ("01.01.2020", "przeszłości"),
     ):
         (reply,) = await say(wrong, **BOSS)
-        assert expected in reply.text.lower() and "30.04.2026 23:59" in reply.text
+        assert expected in reply.text.lower() and day(30, settings, "23:59") in reply.text
     (link,) = await say(day(40, settings), **BOSS)
     assert commands(link) == ["announce pick url skip"]
     (bad_link,) = await say("ftp://example.org", **BOSS)
@@ -117,7 +119,8 @@ async def test_the_guided_flow_with_bad_input_at_every_step(
     (remind,) = await say("/announce pick topic default", **BOSS)
     assert "14d@09:00,3d@09:00,1d@09:00" in remind.text
     (bad_remind,) = await say("3x", **BOSS)
-    assert "3x" in bad_remind.text
+    assert "„3x”" in bad_remind.text and "reminder offset" not in bad_remind.text
+    assert "announce pick remind 7d@09:00,1d@09:00" in commands(bad_remind)
     previews = await say("7d@09:00, 1d", **BOSS)
     assert len(previews) == 3  # Polish and Ukrainian previews, then the choices
     polish, ukrainian, choices = previews
@@ -152,7 +155,7 @@ async def test_a_meeting_with_dates_checked_then_scheduled(
     await say("Zapraszamy!", **BOSS)
     await say("/announce pick title_uk skip", **BOSS)
     (start,) = await say("/announce pick title_en skip", **BOSS)
-    assert "15.05.2026 18:00" in start.text
+    assert day(14, settings, "18:00") in start.text
     (date_only,) = await say(day(20, settings), **BOSS)
     assert "Dodaj też godzinę" in date_only.text
     (end,) = await say(day(20, settings, "18:00"), **BOSS)
@@ -170,7 +173,7 @@ async def test_a_meeting_with_dates_checked_then_scheduled(
     previews = await say("/announce pick remind default", **BOSS)
     assert "18:00 – 20:00" in previews[0].text and "Dekerta 24" in previews[0].text
     (when,) = await say("/announce schedule", **BOSS)
-    assert "30.04.2026 09:00" in when.text
+    assert day(1, settings, "09:00") in when.text
     (past,) = await say("01.01.2020 10:00", **BOSS)
     assert "przeszłości" in past.text
     (scheduled,) = await say(day(2, settings, "09:00"), **BOSS)
@@ -456,3 +459,28 @@ async def test_a_change_of_kind_before_publication_follows_the_new_kinds_default
         None,
     )
     assert result.changed == {"kind", "topic", "remind", "deadline"}
+
+
+async def test_prompts_give_future_examples_and_reminder_choices_as_buttons(
+    say: Say, storage: Storage
+) -> None:
+    with time_machine.travel(datetime(2031, 6, 10, 10, 0, tzinfo=UTC), tick=False):
+        await say("/announce", **BOSS)
+        await say("/announce pick kind grant-deadline", **BOSS)
+        for answer in ("Nabór 2031", "Tekst naboru.", "skip", "skip"):
+            (question,) = await say(answer, **BOSS)
+        assert "10.07.2031 23:59" in question.text and "2026" not in question.text
+        await say("20.07.2031", **BOSS)
+        await say("skip", **BOSS)  # no link
+        (remind,) = await say("/announce pick topic default", **BOSS)
+        assert commands(remind) == [
+            "announce pick remind default",
+            "announce pick remind 7d@09:00,1d@09:00",
+            "announce pick remind 1d@09:00",
+            "announce pick remind 2h",
+            "announce pick remind none",
+        ]
+        (bad,) = await say("3x", chat="boss", hint="uk")
+        assert "⚠️" in bad.text and "reminder offset" not in bad.text
+        previews = await say("/announce pick remind 1d@09:00", **BOSS)
+        assert commands(previews[-1])[0] == "announce publish"

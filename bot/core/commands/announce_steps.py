@@ -7,7 +7,7 @@ going back to a step is just forgetting its answer (and what depends on it).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -357,8 +357,30 @@ def parse_remind(answer: str, data: dict[str, Any]) -> str:
         return kind.default_remind
     try:
         return offsets.canonical(answer)
-    except offsets.OffsetError as exc:
-        raise FlowError(escape(str(exc))) from None
+    except offsets.OffsetError:
+        raise FlowError(
+            _(
+                "I cannot read the reminders \u201c{answer}\u201d. Choose one of the buttons "
+                "below, or write e.g. 7d@09:00,1d@09:00 (7 and 1 days before, at 09:00)."
+            ).format(answer=escape(answer))
+        ) from None
+
+
+def remind_buttons(default: str) -> tuple[tuple[Button, ...], ...]:
+    """The common reminder choices, so that nobody has to learn the grammar."""
+    return (
+        (pick(Step.REMIND, "default", _("Default: {default}").format(default=default)),),
+        (pick(Step.REMIND, "7d@09:00,1d@09:00", _("A week and a day before, at 09:00")),),
+        (pick(Step.REMIND, "1d@09:00", _("The day before, at 09:00")),),
+        (pick(Step.REMIND, "2h", _("Two hours before")),),
+        (pick(Step.REMIND, offsets.NONE, _("No reminders")),),
+    )
+
+
+def example_when(days: int, clock: str, tz: ZoneInfo) -> str:
+    """An example date `days` after today (the injected clock), as staff type it."""
+    moment = utcnow().astimezone(tz) + timedelta(days=days)
+    return moment.strftime("%d.%m.%Y") + f" {clock}"
 
 
 # --- prompts ------------------------------------------------------------------------------------
@@ -395,9 +417,8 @@ def prompt(step: Step, data: dict[str, Any], ctx: Context) -> Reply:
     if step is Step.TEXT_EN:
         return Reply(_("The text in English:"))
     if step is Step.DEADLINE:
-        text = _(
-            "The deadline: a date and time like 30.04.2026 23:59 or 2026-04-30T23:59 "
-            "(a date alone means 23:59)."
+        text = _("The deadline: a date and time like {example} (a date alone means 23:59).").format(
+            example=example_when(30, "23:59", tz)
         )
         if kind is Kind.TAX_CAMPAIGN:
             default = tax_campaign_deadline(utcnow(), tz)
@@ -405,7 +426,11 @@ def prompt(step: Step, data: dict[str, Any], ctx: Context) -> Reply:
             return Reply(text, buttons=((pick(step, "default", label),),))
         return Reply(text)
     if step is Step.STARTS_AT:
-        return Reply(_("When does it start? A date and time like 15.05.2026 18:00."))
+        return Reply(
+            _("When does it start? A date and time like {example}.").format(
+                example=example_when(14, "18:00", tz)
+            )
+        )
     if step is Step.ENDS_AT:
         return Reply(
             _("When does it end? A time like 20:00 (the same day) or a date and time, or Skip."),
@@ -441,7 +466,7 @@ def prompt(step: Step, data: dict[str, Any], ctx: Context) -> Reply:
                 "(d days, w weeks, h hours, m minutes, @HH:MM a time of day; mondays@10:00 "
                 "every Monday of the deadline's month), or none. Default: {default}"
             ).format(default=remind),
-            buttons=((pick(step, "default", _("Default: {default}").format(default=remind)),),),
+            buttons=remind_buttons(remind),
         )
     if step is Step.URGENT:
         return Reply(
@@ -449,7 +474,11 @@ def prompt(step: Step, data: dict[str, Any], ctx: Context) -> Reply:
             buttons=((pick(step, "yes", _("Urgent")), pick(step, "no", _("Not urgent"))),),
         )
     if step is Step.PUBLISH_AT:
-        return Reply(_("When should it be published? A date and time like 30.04.2026 09:00."))
+        return Reply(
+            _("When should it be published? A date and time like {example}.").format(
+                example=example_when(1, "09:00", tz)
+            )
+        )
     return Reply(_("Choose below what to do with the announcement."), buttons=preview_buttons())
 
 
