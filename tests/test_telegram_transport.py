@@ -350,3 +350,23 @@ async def test_questions_are_answered_through_telegram(rig: Rig) -> None:
     contact = (await rig.api.wait_for_messages(olena.id, 3))[-1]
     assert "Dekerta 24" in contact.text
     assert not rig.api.faults()
+
+
+async def test_the_last_offset_confirmation_does_not_wait_for_the_long_poll(rig: Rig) -> None:
+    """At stop PTB abandons the long poll and calls getUpdates once more to confirm the offset.
+
+    With one connection for getUpdates that last call waited for the connection the abandoned
+    poll still held: forever with a None pool timeout (the suite hung at a fixture's stop),
+    else an ERROR and unconfirmed updates, fetched again at the next start.
+    """
+    for _ in range(100):
+        if rig.api.long_polls_waiting:
+            break
+        await asyncio.sleep(0.05)
+    assert rig.api.long_polls_waiting == 1
+    await asyncio.wait_for(rig.transport._bot.get_updates(timeout=0), 5)
+    anna = user(rig.api)
+    rig.api.inject_command(anna, "help")
+    assert "Co potrafię" in (await rig.replies(anna.id, 1))[0]
+    await asyncio.wait_for(rig.transport.stop(), 5)
+    assert rig.api.pending_updates() == []

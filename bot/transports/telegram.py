@@ -36,6 +36,8 @@ from telegram import (
     MessageEntity,
     Update,
 )
+from telegram._utils.defaultvalue import DEFAULT_NONE, DefaultValue
+from telegram._utils.types import ODVInput
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import (
     BadRequest,
@@ -153,25 +155,31 @@ class TolerantBot(ExtBot[None]):
         timeout: int | dt.timedelta | None = None,
         allowed_updates: Sequence[str] | None = None,
         *,
-        read_timeout: Any = None,
-        write_timeout: Any = None,
-        connect_timeout: Any = None,
-        pool_timeout: Any = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
         api_kwargs: JSON | None = None,
     ) -> tuple[Update, ...]:
+        # The timeouts default as PTB's own get_updates does: DEFAULT_NONE means "the request's
+        # configured timeout", while None would mean "wait forever" (a pool wait that never
+        # ends hung the Updater's last getUpdates at stop).
         seconds = timeout.total_seconds() if isinstance(timeout, dt.timedelta) else timeout or 0
+        if isinstance(read_timeout, DefaultValue):
+            base_read = self._request[0].read_timeout or 0
+        else:
+            base_read = read_timeout or 0
         data: JSON = {
             "timeout": timeout,
             "offset": max(offset or 0, self._next_offset) or None,
             "limit": limit,
             "allowed_updates": allowed_updates,
         }
-        base_read = self._request[0].read_timeout or 0
         try:
             result = await self._post(
                 "getUpdates",
                 data,
-                read_timeout=(read_timeout or base_read) + seconds,
+                read_timeout=base_read + seconds,
                 write_timeout=write_timeout,
                 connect_timeout=connect_timeout,
                 pool_timeout=pool_timeout,
@@ -309,7 +317,9 @@ class TelegramTransport:
             base_url=urls.get("base_url", DEFAULT_BASE_URL),
             base_file_url=urls.get("base_file_url", DEFAULT_BASE_FILE_URL),
             request=HTTPXRequest(connection_pool_size=256),
-            get_updates_request=HTTPXRequest(connection_pool_size=1),
+            # Two: at stop PTB abandons the long poll and confirms the offset with one more
+            # getUpdates, which must not wait for the connection the abandoned poll holds.
+            get_updates_request=HTTPXRequest(connection_pool_size=2),
             rate_limiter=AIORateLimiter(max_retries=2),
         )
         with self._bot._unfrozen():
