@@ -315,14 +315,14 @@ def test_deliveries_lists_each_due_reminder_with_its_counts(tmp_path: Path) -> N
     assert report["total"] == 2 and report["pending"] == 2  # the publication, not yet delivered
     sent, dropped = report["reminders"]
     assert (sent["state"], sent["total"], sent["pending"], sent["sent"]) == ("sent", 2, 2, 0)
-    assert datetime.fromisoformat(sent["at"]) == deadline - timedelta(hours=2)
+    assert datetime.fromisoformat(sent["at"]) == deadline.astimezone(UTC) - timedelta(hours=2)
     assert datetime.fromisoformat(sent["target"]) == deadline
     assert (dropped["state"], dropped["reason"], dropped["total"]) == (
         "dropped",
         "target-passed",
         0,
     )
-    assert datetime.fromisoformat(dropped["at"]) == deadline - timedelta(hours=1)
+    assert datetime.fromisoformat(dropped["at"]) == deadline.astimezone(UTC) - timedelta(hours=1)
     text = run(tmp_path, "deliveries", str(announcement))
     assert "dropped (target-passed)" in text and "2 messages (pending 2" in text
 
