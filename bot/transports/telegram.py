@@ -17,6 +17,7 @@ import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,6 +72,7 @@ from bot.core.messages import MAX_MESSAGE_LENGTH, ChatKind, ChatRef, Incoming, R
 from bot.core.registry import Audience
 from bot.core.service import Core, apology
 from bot.i18n import use_language
+from bot.logs import add_log_secret
 from bot.transports.base import SendOutcome
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ ADMIN_CACHE_SECONDS = 300.0
 RECONNECT_MAX_SECONDS = 60.0
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit
+WEBHOOK_SECRET_BYTES = 32  # token_urlsafe: 43 characters of A-Z a-z 0-9 _ -
 GONE_PHRASES = (
     "chat not found",
     "user is deactivated",
@@ -208,6 +211,15 @@ class TolerantWebhookHandler(ptb_webhook.TelegramHandler):
 
     PTB answers 400 and logs the whole update; Telegram then sends it again and again.
     """
+
+    def _validate_post(self) -> None:
+        """PTB's checks (JSON, the secret token), the token compared in constant time."""
+        expected = self.secret_token
+        if expected is not None:
+            given = self.request.headers.get("X-Telegram-Bot-Api-Secret-Token") or ""
+            if not secrets.compare_digest(given.encode(), expected.encode()):
+                raise tornado.web.HTTPError(HTTPStatus.FORBIDDEN, reason="Wrong secret token")
+        super()._validate_post()
 
     async def post(self) -> None:
         self._validate_post()
@@ -369,7 +381,7 @@ class TelegramTransport:
                 port=port,
                 url_path=urlsplit(self._settings.telegram_webhook_url).path.lstrip("/"),
                 webhook_url=self._settings.telegram_webhook_url,
-                secret_token=self._settings.telegram_webhook_secret,
+                secret_token=self._webhook_secret(),
                 allowed_updates=ALLOWED_UPDATES,
                 bootstrap_retries=-1,
             )
@@ -382,6 +394,23 @@ class TelegramTransport:
         await self._app.start()
         log.info("Telegram: connected as @%s", self._app.bot.username)
         self.ready.set()
+
+    def _webhook_secret(self) -> str:
+        """TELEGRAM_WEBHOOK_SECRET, or a random one for this run: a webhook is never open.
+
+        Telegram sends the secret back with every update; a request without it (or with
+        another) is refused with 403, so nobody who merely reaches the port can post updates.
+        """
+        configured = self._settings.telegram_webhook_secret
+        if configured:
+            return configured
+        secret = generate_webhook_secret()
+        add_log_secret(secret)
+        log.info(
+            "TELEGRAM_WEBHOOK_SECRET is not set: generated a random webhook secret for this run "
+            "(updates without it are refused)"
+        )
+        return secret
 
     async def stop(self) -> None:
         """Stop receiving, let in-flight updates finish, close both HTTP clients."""
@@ -672,6 +701,11 @@ class TelegramTransport:
         except TelegramError as exc:
             return SendOutcome.failed(f"{type(exc).__name__}: {exc}")
         return SendOutcome.sent()
+
+
+def generate_webhook_secret() -> str:
+    """A random secret token of the characters Telegram allows (A-Z a-z 0-9 _ -), 1-256 long."""
+    return secrets.token_urlsafe(WEBHOOK_SECRET_BYTES)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
