@@ -21,9 +21,10 @@ import pytest
 
 from bot.app import build_core
 from bot.config import Settings
+from bot.core.messages import ChatRef
 from bot.storage import Storage
 from bot.transports.telegram import TelegramTransport, generate_webhook_secret
-from tests.fakebotapi import FakeBotApi, FakeUser, _post_json
+from tests.fakebotapi import FakeBotApi, FakeChat, FakeUser, _post_json
 from tests.test_telegram_run import BotProcess, free_port
 from tests.test_telegram_transport import telegram_settings
 
@@ -210,3 +211,165 @@ def refused_post(url: str, update: dict[str, Any]) -> int | None:
         if status is not None or time.monotonic() > deadline:
             return status
         time.sleep(0.1)  # the listener may be a moment behind setWebhook
+
+
+# --- item 7: a reply the chat refuses is a warning, never an error and an apology ------------
+
+MUTED = "Bad Request: not enough rights to send text messages to the chat"
+
+
+@dataclass
+class PollingRig:
+    api: FakeBotApi
+    transport: TelegramTransport
+    storage: Storage
+
+    async def active(self, chat_id: int) -> bool | None:
+        chat = await self.storage.chats.get(ChatRef("telegram", str(chat_id)))
+        return chat.active if chat else None
+
+
+@pytest.fixture
+async def polling(
+    fake_bot_api: FakeBotApi, storage: Storage, settings: Settings
+) -> AsyncIterator[PollingRig]:
+    configured = telegram_settings(settings, fake_bot_api)
+    fatal: list[str] = []
+    transport = TelegramTransport(configured, build_core(storage, configured), fatal.append)
+    await transport.start()
+    await asyncio.wait_for(transport.ready.wait(), 10)
+    yield PollingRig(fake_bot_api, transport, storage)
+    await transport.stop()
+    assert not fatal
+
+
+def a_group(api: FakeBotApi, title: str = "Fundacja") -> tuple[FakeChat, FakeUser]:
+    admin = api.make_user("Admin")
+    return api.add_group(title, admins=[admin]), admin
+
+
+def refusals(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "refused a reply" in r.getMessage()]
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def refused_calls(api: FakeBotApi, method: str, chat_id: int) -> list[object]:
+    return [c for c in api.calls(method) if c.params.get("chat_id") == chat_id and not c.ok]
+
+
+async def test_a_reply_into_a_group_that_removed_the_bot_marks_it_inactive(
+    polling: PollingRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = polling.api
+    caplog.set_level(logging.WARNING)
+    group, admin = a_group(api)
+    api.inject_command(admin, "subscribe", "news", chat=group)
+    await api.wait_for_messages(group.id, 1)
+    api.set_chat_error(group.id, "kicked")
+    api.inject_command(admin, "help", chat=group)
+    await api.wait_for_async(lambda: refusals(caplog), what="the refusal's warning")
+    assert await polling.active(group.id) is False
+    (warning,) = refusals(caplog)
+    assert warning.levelno == logging.WARNING and warning.exc_info is None
+    assert "kicked" in warning.getMessage()
+    # The same chat's next update is handled after this one: an apology would be sent by now.
+    api.set_chat_error(group.id, None)
+    api.inject_command(admin, "help", chat=group)
+    await api.wait_for_messages(group.id, 2)
+    assert len(refused_calls(api, "sendMessage", group.id)) == 1  # no apology was tried
+    assert not errors(caplog)
+
+
+async def test_a_reply_into_a_group_where_the_bot_is_muted_is_a_warning(
+    polling: PollingRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = polling.api
+    caplog.set_level(logging.WARNING)
+    group, admin = a_group(api)
+    api.fail_with(400, MUTED, method="sendMessage", chat_id=group.id)
+    api.inject_command(admin, "help", chat=group)
+    await api.wait_for_async(lambda: refusals(caplog), what="the refusal's warning")
+    api.inject_command(admin, "help", chat=group)
+    (reply,) = await api.wait_for_messages(group.id, 1)
+    assert "Co potrafię" in reply.text  # the answer to the second /help, not an apology
+    assert len(refused_calls(api, "sendMessage", group.id)) == 1
+    assert await polling.active(group.id) is True
+    assert "not enough rights" in refusals(caplog)[0].getMessage().lower()
+    assert not errors(caplog)
+
+
+async def test_a_button_pressed_in_a_chat_that_blocked_the_bot_is_a_warning(
+    polling: PollingRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = polling.api
+    caplog.set_level(logging.WARNING)
+    anna = api.make_user("Anna")
+    api.inject_command(anna, "start")
+    (start,) = await api.wait_for_messages(anna.id, 1)
+    api.set_chat_error(anna.id, "blocked")
+    api.inject_callback_query(anna, "toggle grants", start)
+    await api.wait_for_async(lambda: refusals(caplog), what="the refusal's warning")
+    assert await polling.active(anna.id) is False
+    assert len(refused_calls(api, "editMessageText", anna.id)) == 1
+    api.set_chat_error(anna.id, None)
+    api.inject_command(anna, "help")  # handled after the button press (same chat)
+    await api.wait_for_messages(anna.id, 2)
+    assert refused_calls(api, "sendMessage", anna.id) == []  # neither a new message nor apology
+    assert not errors(caplog)
+
+
+async def test_the_greeting_of_a_group_that_added_the_bot_muted_is_a_warning(
+    polling: PollingRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = polling.api
+    caplog.set_level(logging.WARNING)
+    group, admin = a_group(api)
+    api.fail_with(400, MUTED, method="sendMessage", chat_id=group.id)
+    api.inject_my_chat_member(group, "left", "member", by=admin)
+    await api.wait_for_async(lambda: refusals(caplog), what="the refusal's warning")
+    api.inject_command(admin, "help", chat=group)
+    await api.wait_for_messages(group.id, 1)
+    assert len(refused_calls(api, "sendMessage", group.id)) == 1
+    assert await polling.active(group.id) is True
+    assert not errors(caplog)
+
+
+def chat_active(db_path: Path, chat_id: int) -> bool:
+    with sqlite3.connect(db_path) as db:
+        row = db.execute(
+            "SELECT active FROM chats WHERE platform = 'telegram' AND chat_id = ?", (str(chat_id),)
+        ).fetchone()
+    return bool(row[0])
+
+
+def test_ngo_bot_run_treats_refused_replies_as_warnings(
+    fake_bot_api: FakeBotApi, tmp_path: Path
+) -> None:
+    api = fake_bot_api
+    removed, admin = a_group(api, "Usunęli bota")
+    muted, muter = a_group(api, "Wyciszyli bota")
+    bot = BotProcess(tmp_path, api.env())
+    try:
+        api.inject_command(admin, "subscribe", "news", chat=removed)
+        api.wait_for_messages_sync(removed.id, 1, timeout=30)
+        api.set_chat_error(removed.id, "kicked")
+        api.fail_with(400, MUTED, method="sendMessage", chat_id=muted.id)
+        api.inject_command(admin, "help", chat=removed)
+        api.inject_command(muter, "help", chat=muted)
+        api.wait_for(lambda: bot.log().count("refused a reply") == 2, timeout=30, what="warnings")
+        api.inject_command(muter, "help", chat=muted)
+        (reply,) = api.wait_for_messages_sync(muted.id, 1, timeout=30)
+        code, _took = bot.terminate()
+    finally:
+        bot.kill()
+    assert code == 0, bot.log()
+    log_text = bot.log()
+    assert " ERROR " not in log_text and "Traceback" not in log_text, log_text
+    assert "Co potrafię" in reply.text
+    assert len(refused_calls(api, "sendMessage", removed.id)) == 1  # no apology tried
+    assert len(refused_calls(api, "sendMessage", muted.id)) == 1
+    assert not chat_active(bot.db_path, removed.id)
+    assert chat_active(bot.db_path, muted.id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import enum
 import json
 import logging
 import os
@@ -102,6 +103,9 @@ GONE_PHRASES = (
     "group chat was deactivated",
 )
 UNPARSABLE_PHRASES = ("can't parse entities", "unsupported start tag", "can't find end tag")
+# A 400 saying the bot may not send here: muted (restricted) in a group, or a channel-like chat
+# that allows no messages. The chat is still there; a reply into it is pointless until then.
+MUTED_PHRASES = ("not enough rights", "have no rights to send")
 
 Fatal = Callable[[str], None]
 JSON = dict[str, Any]
@@ -503,8 +507,7 @@ class TelegramTransport:
             text=text,
             language_hint=message.from_user.language_code if message.from_user else None,
         )
-        for reply in await self._core.handle(incoming):
-            await self._deliver(self._app.bot, chat.id, reply)
+        await self._answer(chat.id, await self._core.handle(incoming))
 
     def _addressed_text(self, message: Message, chat: Chat) -> str | None:
         """What the core should read, or None when a group message is not for the bot."""
@@ -581,10 +584,7 @@ class TelegramTransport:
         )
         replies = await self._core.handle(incoming)
         await query.answer()
-        for reply in replies:
-            if reply.update_in_place and await self._edit(query, message, reply):
-                continue
-            await self._deliver(self._app.bot, chat.id, reply)
+        await self._answer(chat.id, replies, pressed=(query, message))
 
     async def _edit(self, query: CallbackQuery, message: Message, reply: Reply) -> bool:
         """Show the reply in the message whose button was pressed; False if it cannot be."""
@@ -600,6 +600,8 @@ class TelegramTransport:
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return True
+            if refusal(exc) is not None:
+                raise  # the chat refuses: no second try as a new message
             log.warning("could not edit message %s: %s", message.message_id, exc)
             return False
         return True
@@ -623,8 +625,7 @@ class TelegramTransport:
                 "/start",
                 change.from_user.language_code,
             )
-            for reply in await self._core.handle(greeting):
-                await self._deliver(self._app.bot, change.chat.id, reply)
+            await self._answer(change.chat.id, await self._core.handle(greeting))
 
     async def _on_migration(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -640,6 +641,10 @@ class TelegramTransport:
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log an update that raised (with its id); tell the person in their language."""
+        where = update.effective_chat if isinstance(update, Update) else None
+        error = context.error
+        if where and isinstance(error, TelegramError) and await self._refused(where.id, error):
+            return  # the chat refused what we sent: no apology into it
         reference = secrets.token_hex(4)
         update_id = update.update_id if isinstance(update, Update) else None
         log.error(
@@ -654,9 +659,43 @@ class TelegramTransport:
         try:
             await self._app.bot.send_message(update.effective_chat.id, text)
         except TelegramError as exc:
-            log.warning("could not send the apology for %s: %s", reference, exc)
+            if not await self._refused(update.effective_chat.id, exc):
+                log.warning("could not send the apology for %s: %s", reference, exc)
 
     # --- outgoing -------------------------------------------------------------------------
+
+    async def _answer(
+        self,
+        chat_id: int,
+        replies: Sequence[Reply],
+        *,
+        pressed: tuple[CallbackQuery, Message] | None = None,
+    ) -> None:
+        """Send interactive replies in order (in place of the pressed button's message when
+        they say so); a chat that refuses one gets nothing more (see `_refused`)."""
+        try:
+            for reply in replies:
+                if pressed and reply.update_in_place and await self._edit(*pressed, reply):
+                    continue
+                await self._deliver(self._app.bot, chat_id, reply)
+        except (Forbidden, BadRequest) as exc:
+            if not await self._refused(chat_id, exc):
+                raise
+
+    async def _refused(self, chat_id: int, error: TelegramError) -> bool:
+        """Handle a reply the chat refused, like a broadcast's outcome; False if it is not one.
+
+        Gone (403: kicked, blocked, deactivated; 400 chat not found): the chat is marked
+        inactive, as when a broadcast finds it gone. Muted (400 not enough rights): the chat
+        stays. Either way one warning line, no traceback, and no apology into that chat.
+        """
+        kind = refusal(error)
+        if kind is Refusal.GONE:
+            await self._core.chat_reachable(ChatRef(PLATFORM, str(chat_id)), False)
+            log.warning("chat %s refused a reply (%s); marked inactive", chat_id, error)
+        elif kind is Refusal.MUTED:
+            log.warning("chat %s refused a reply: the bot may not send there (%s)", chat_id, error)
+        return kind is not None
 
     async def _deliver(self, bot: Bot, chat_id: int, reply: Reply) -> None:
         """Send a reply: HTML split under the limit, buttons on the last part, then the file."""
@@ -701,6 +740,27 @@ class TelegramTransport:
         except TelegramError as exc:
             return SendOutcome.failed(f"{type(exc).__name__}: {exc}")
         return SendOutcome.sent()
+
+
+class Refusal(enum.Enum):
+    """Why a chat refused a message: the bot is gone from it, or may not send there."""
+
+    GONE = "gone"
+    MUTED = "muted"
+
+
+def refusal(error: TelegramError) -> Refusal | None:
+    """Whether an error is the chat refusing the bot (not a fault of the message or network)."""
+    if isinstance(error, Forbidden):
+        return Refusal.GONE
+    if not isinstance(error, BadRequest):
+        return None
+    text = str(error).lower()
+    if any(phrase in text for phrase in MUTED_PHRASES):
+        return Refusal.MUTED
+    if any(phrase in text for phrase in GONE_PHRASES):
+        return Refusal.GONE
+    return None
 
 
 def generate_webhook_secret() -> str:
