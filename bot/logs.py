@@ -24,6 +24,10 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         self._secrets = tuple(s for s in secrets if len(s) >= 4)
 
+    def add(self, secret: str) -> None:
+        if len(secret) >= 4 and secret not in self._secrets:
+            self._secrets = (*self._secrets, secret)
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
             return True
@@ -39,6 +43,14 @@ class RedactSecrets(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
+
+
+def add_log_secret(secret: str) -> None:
+    """Redact one more secret, known only once running (a generated webhook secret)."""
+    for handler in logging.getLogger().handlers:
+        for candidate in handler.filters:
+            if isinstance(candidate, RedactSecrets):
+                candidate.add(secret)
 
 
 def configure_logging(level: str, secrets: Iterable[str]) -> None:

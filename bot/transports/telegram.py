@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import enum
 import json
 import logging
 import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,6 +73,7 @@ from bot.core.messages import MAX_MESSAGE_LENGTH, ChatKind, ChatRef, Incoming, R
 from bot.core.registry import Audience
 from bot.core.service import Core, apology
 from bot.i18n import use_language
+from bot.logs import add_log_secret
 from bot.transports.base import SendOutcome
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,7 @@ ADMIN_CACHE_SECONDS = 300.0
 RECONNECT_MAX_SECONDS = 60.0
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit
+WEBHOOK_SECRET_BYTES = 32  # token_urlsafe: 43 characters of A-Z a-z 0-9 _ -
 GONE_PHRASES = (
     "chat not found",
     "user is deactivated",
@@ -99,6 +103,9 @@ GONE_PHRASES = (
     "group chat was deactivated",
 )
 UNPARSABLE_PHRASES = ("can't parse entities", "unsupported start tag", "can't find end tag")
+# A 400 saying the bot may not send here: muted (restricted) in a group, or a channel-like chat
+# that allows no messages. The chat is still there; a reply into it is pointless until then.
+MUTED_PHRASES = ("not enough rights", "have no rights to send")
 
 Fatal = Callable[[str], None]
 JSON = dict[str, Any]
@@ -208,6 +215,15 @@ class TolerantWebhookHandler(ptb_webhook.TelegramHandler):
 
     PTB answers 400 and logs the whole update; Telegram then sends it again and again.
     """
+
+    def _validate_post(self) -> None:
+        """PTB's checks (JSON, the secret token), the token compared in constant time."""
+        expected = self.secret_token
+        if expected is not None:
+            given = self.request.headers.get("X-Telegram-Bot-Api-Secret-Token") or ""
+            if not secrets.compare_digest(given.encode(), expected.encode()):
+                raise tornado.web.HTTPError(HTTPStatus.FORBIDDEN, reason="Wrong secret token")
+        super()._validate_post()
 
     async def post(self) -> None:
         self._validate_post()
@@ -369,7 +385,7 @@ class TelegramTransport:
                 port=port,
                 url_path=urlsplit(self._settings.telegram_webhook_url).path.lstrip("/"),
                 webhook_url=self._settings.telegram_webhook_url,
-                secret_token=self._settings.telegram_webhook_secret,
+                secret_token=self._webhook_secret(),
                 allowed_updates=ALLOWED_UPDATES,
                 bootstrap_retries=-1,
             )
@@ -382,6 +398,23 @@ class TelegramTransport:
         await self._app.start()
         log.info("Telegram: connected as @%s", self._app.bot.username)
         self.ready.set()
+
+    def _webhook_secret(self) -> str:
+        """TELEGRAM_WEBHOOK_SECRET, or a random one for this run: a webhook is never open.
+
+        Telegram sends the secret back with every update; a request without it (or with
+        another) is refused with 403, so nobody who merely reaches the port can post updates.
+        """
+        configured = self._settings.telegram_webhook_secret
+        if configured:
+            return configured
+        secret = generate_webhook_secret()
+        add_log_secret(secret)
+        log.info(
+            "TELEGRAM_WEBHOOK_SECRET is not set: generated a random webhook secret for this run "
+            "(updates without it are refused)"
+        )
+        return secret
 
     async def stop(self) -> None:
         """Stop receiving, let in-flight updates finish, close both HTTP clients."""
@@ -474,8 +507,7 @@ class TelegramTransport:
             text=text,
             language_hint=message.from_user.language_code if message.from_user else None,
         )
-        for reply in await self._core.handle(incoming):
-            await self._deliver(self._app.bot, chat.id, reply)
+        await self._answer(chat.id, await self._core.handle(incoming))
 
     def _addressed_text(self, message: Message, chat: Chat) -> str | None:
         """What the core should read, or None when a group message is not for the bot."""
@@ -552,10 +584,7 @@ class TelegramTransport:
         )
         replies = await self._core.handle(incoming)
         await query.answer()
-        for reply in replies:
-            if reply.update_in_place and await self._edit(query, message, reply):
-                continue
-            await self._deliver(self._app.bot, chat.id, reply)
+        await self._answer(chat.id, replies, pressed=(query, message))
 
     async def _edit(self, query: CallbackQuery, message: Message, reply: Reply) -> bool:
         """Show the reply in the message whose button was pressed; False if it cannot be."""
@@ -571,6 +600,8 @@ class TelegramTransport:
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
                 return True
+            if refusal(exc) is not None:
+                raise  # the chat refuses: no second try as a new message
             log.warning("could not edit message %s: %s", message.message_id, exc)
             return False
         return True
@@ -594,8 +625,7 @@ class TelegramTransport:
                 "/start",
                 change.from_user.language_code,
             )
-            for reply in await self._core.handle(greeting):
-                await self._deliver(self._app.bot, change.chat.id, reply)
+            await self._answer(change.chat.id, await self._core.handle(greeting))
 
     async def _on_migration(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -611,6 +641,10 @@ class TelegramTransport:
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log an update that raised (with its id); tell the person in their language."""
+        where = update.effective_chat if isinstance(update, Update) else None
+        error = context.error
+        if where and isinstance(error, TelegramError) and await self._refused(where.id, error):
+            return  # the chat refused what we sent: no apology into it
         reference = secrets.token_hex(4)
         update_id = update.update_id if isinstance(update, Update) else None
         log.error(
@@ -625,9 +659,43 @@ class TelegramTransport:
         try:
             await self._app.bot.send_message(update.effective_chat.id, text)
         except TelegramError as exc:
-            log.warning("could not send the apology for %s: %s", reference, exc)
+            if not await self._refused(update.effective_chat.id, exc):
+                log.warning("could not send the apology for %s: %s", reference, exc)
 
     # --- outgoing -------------------------------------------------------------------------
+
+    async def _answer(
+        self,
+        chat_id: int,
+        replies: Sequence[Reply],
+        *,
+        pressed: tuple[CallbackQuery, Message] | None = None,
+    ) -> None:
+        """Send interactive replies in order (in place of the pressed button's message when
+        they say so); a chat that refuses one gets nothing more (see `_refused`)."""
+        try:
+            for reply in replies:
+                if pressed and reply.update_in_place and await self._edit(*pressed, reply):
+                    continue
+                await self._deliver(self._app.bot, chat_id, reply)
+        except (Forbidden, BadRequest) as exc:
+            if not await self._refused(chat_id, exc):
+                raise
+
+    async def _refused(self, chat_id: int, error: TelegramError) -> bool:
+        """Handle a reply the chat refused, like a broadcast's outcome; False if it is not one.
+
+        Gone (403: kicked, blocked, deactivated; 400 chat not found): the chat is marked
+        inactive, as when a broadcast finds it gone. Muted (400 not enough rights): the chat
+        stays. Either way one warning line, no traceback, and no apology into that chat.
+        """
+        kind = refusal(error)
+        if kind is Refusal.GONE:
+            await self._core.chat_reachable(ChatRef(PLATFORM, str(chat_id)), False)
+            log.warning("chat %s refused a reply (%s); marked inactive", chat_id, error)
+        elif kind is Refusal.MUTED:
+            log.warning("chat %s refused a reply: the bot may not send there (%s)", chat_id, error)
+        return kind is not None
 
     async def _deliver(self, bot: Bot, chat_id: int, reply: Reply) -> None:
         """Send a reply: HTML split under the limit, buttons on the last part, then the file."""
@@ -672,6 +740,32 @@ class TelegramTransport:
         except TelegramError as exc:
             return SendOutcome.failed(f"{type(exc).__name__}: {exc}")
         return SendOutcome.sent()
+
+
+class Refusal(enum.Enum):
+    """Why a chat refused a message: the bot is gone from it, or may not send there."""
+
+    GONE = "gone"
+    MUTED = "muted"
+
+
+def refusal(error: TelegramError) -> Refusal | None:
+    """Whether an error is the chat refusing the bot (not a fault of the message or network)."""
+    if isinstance(error, Forbidden):
+        return Refusal.GONE
+    if not isinstance(error, BadRequest):
+        return None
+    text = str(error).lower()
+    if any(phrase in text for phrase in MUTED_PHRASES):
+        return Refusal.MUTED
+    if any(phrase in text for phrase in GONE_PHRASES):
+        return Refusal.GONE
+    return None
+
+
+def generate_webhook_secret() -> str:
+    """A random secret token of the characters Telegram allows (A-Z a-z 0-9 _ -), 1-256 long."""
+    return secrets.token_urlsafe(WEBHOOK_SECRET_BYTES)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
