@@ -430,18 +430,34 @@ async def correction_answer(
         return [with_problem(exc.message, correction_menu(ctx, announcement))]
     replies = [Reply(_("Saved the change to announcement #{id}.").format(id=announcement_id))]
     if result.noticeable:
-        replies.append(
-            Reply(
-                _("Send a short correction notice to the chats that have received it?"),
-                buttons=(
-                    (
-                        Button(_("Yes, send it"), f"announce notify {announcement_id} yes"),
-                        Button(_("No"), f"announce notify {announcement_id} no"),
-                    ),
-                ),
-            )
-        )
+        replies.append(notice_question(announcement_id))
+    elif result.mentionable:
+        replies.append(nobody_received(announcement_id))
     return replies
+
+
+def notice_question(announcement_id: int) -> Reply:
+    """Whether to tell the chats that have the announcement about the change."""
+    return Reply(
+        _("Send a short correction notice to the chats that have received it?"),
+        buttons=(
+            (
+                Button(_("Yes, send it"), f"announce notify {announcement_id} yes"),
+                Button(_("No"), f"announce notify {announcement_id} no"),
+            ),
+        ),
+    )
+
+
+def nobody_received(announcement_id: int) -> Reply:
+    """No correction notice to offer: the messages still waiting go out with the change."""
+    return Reply(
+        _(
+            "Nobody has received it yet, so no correction notice is needed: the messages "
+            "still waiting go out with the change."
+        ),
+        buttons=((Button(_("Change something else"), f"announce edit {announcement_id}"),),),
+    )
 
 
 async def notify(ctx: Context, args: str) -> list[Reply]:
