@@ -336,7 +336,7 @@ async def test_announcements_list_show_and_cancel(
     assert "zaplanowane" in listing.text and "Wiadomości: 2" in listing.text
     (shown,) = await say(f"/announcements show {first.id}", **BOSS)
     assert "Pierwsze" in shown.text and "Przypomnienie" in shown.text
-    (cancelled,) = await say(f"/announcements cancel {first.id}", **BOSS)
+    (cancelled,) = await say(f"/announcements cancel {first.id} yes", **BOSS)
     assert "#1" in cancelled.text
     (again,) = await say(f"/announcements cancel {first.id}", **BOSS)
     assert "już" in again.text

@@ -168,7 +168,7 @@ async def test_export_of_a_staff_member_includes_their_record(say: Say, storage:
 async def test_forget_needs_confirmation_then_erases(say: Say, storage: Storage) -> None:
     await say("/subscribe all")
     (ask,) = await say("/forget")
-    assert [b.command for b in ask.all_buttons()] == ["forget yes", "topics"]
+    assert [b.command for b in ask.all_buttons()] == ["forget yes", "forget no"]
     assert await storage.chats.get(ALA) is not None
     (done,) = await say("/forget yes")
     assert "usunięte" in done.text

@@ -30,7 +30,7 @@ from bot.reminders.localtime import local_at
 from bot.reminders.planner import HORIZON, PlannedReminder, plan, targets
 from bot.reminders.season import DEFAULT_AT, SEASON_START, campaign_deadline
 from bot.storage import Storage
-from bot.storage.outbox import BroadcastCounts, Counts
+from bot.storage.outbox import BroadcastCounts, Counts, State
 from bot.storage.reminders import Reminder, ReminderState
 
 Clock = Callable[[], datetime]
@@ -47,11 +47,17 @@ class Edit:
     announcement: Announcement
     changed: frozenset[str]
     notified: bool
+    received: int = 0  # chats the publication has reached
+
+    @property
+    def mentionable(self) -> bool:
+        """Whether the change is one a correction notice would tell about."""
+        return self.announcement.published and bool(self.changed & set(NOTICEABLE))
 
     @property
     def noticeable(self) -> bool:
         """Whether the change is worth a correction notice to those who received it."""
-        return self.announcement.published and bool(self.changed & set(NOTICEABLE))
+        return self.mentionable and self.received > 0
 
 
 class AnnouncementService:
@@ -158,17 +164,29 @@ class AnnouncementService:
             f"#{announcement_id} {','.join(sorted(changed)) or '-'}"
             + (" notified" if send_notice else ""),
         )
-        return Edit(await self.get(announcement_id), frozenset(changed), send_notice)
+        return Edit(
+            await self.get(announcement_id),
+            frozenset(changed),
+            send_notice,
+            await self.received(announcement_id),
+        )
 
     async def notify(self, announcement_id: int, *, actor: str) -> bool:
         """Send the correction notice of the latest edit (the chat's "yes" button)."""
         current = await self.get(announcement_id)
         if not current.published or not set(current.last_changed) & set(NOTICEABLE):
             return False
+        if not await self.received(announcement_id):
+            return False  # nobody has it: the waiting messages go out corrected anyway
         sent = await self.storage.announcements.notify(announcement_id, now=self.clock())
         if sent is not None:
             await self.storage.staff.audit(actor, "announce notify", f"#{announcement_id}")
         return sent is not None
+
+    async def received(self, announcement_id: int) -> int:
+        """How many chats the publication has reached (those a correction notice goes to)."""
+        counts = await self.storage.outbox.publication_counts([announcement_id])
+        return counts.get(announcement_id, Counts()).get(State.SENT)
 
     async def cancel(self, announcement_id: int, *, actor: str) -> bool:
         """Stop undelivered messages and reminders; False when it was cancelled already."""

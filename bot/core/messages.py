@@ -71,11 +71,20 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """A yes/no question: the commands (without prefix) that a typed yes or no runs."""
+
+    yes: str
+    no: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """What the core answers: text in a small HTML subset (<b> <i> <a href> <code>).
 
     `buttons` are rows of buttons. `update_in_place` tells a transport that can edit messages
     (Telegram) that this reply is a new state of the message whose button was pressed.
+    `confirmation` marks a yes/no question for the core (transports show only its buttons).
     """
 
     text: str
@@ -83,6 +92,12 @@ class Reply:
     attachment: Attachment | None = None
     update_in_place: bool = False
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+    confirmation: Confirmation | None = None
 
     def all_buttons(self) -> list[Button]:
         return [button for row in self.buttons for button in row]
+
+
+def confirmation_reply(text: str, yes: Button, no: Button) -> Reply:
+    """A yes/no question with its two buttons; typing yes or no answers it too."""
+    return Reply(text, buttons=((yes, no),), confirmation=Confirmation(yes.command, no.command))

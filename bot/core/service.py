@@ -6,11 +6,13 @@ import logging
 import secrets
 import unicodedata
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.core.context import Context
+from bot.core.conversation import Conversations, typed_number, yes_or_no
 from bot.core.markup import escape
 from bot.core.messages import MAX_MESSAGE_LENGTH, ChatRef, Incoming, Reply
 from bot.core.registry import Audience, Command, CommandRegistry
@@ -55,6 +57,7 @@ class Core:
         self.faq: FaqMatcher | None = None
         self.forget_hooks: list[ForgetHook] = []
         self.staff_changed_hooks: list[StaffChangedHook] = []
+        self.conversations = Conversations()
         self.started_at = utcnow()
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
@@ -64,7 +67,9 @@ class Core:
             chat = await self._chat_for(incoming)
             language = chat.language or language
             with use_language(language):
-                return await self._dispatch(incoming, chat, language)
+                replies = await self._dispatch(incoming, chat, language)
+            self.conversations.remember(incoming, replies)
+            return replies
         except Exception:
             reference = secrets.token_hex(4)
             log.exception(
@@ -174,13 +179,55 @@ class Core:
         return await command.handler(ctx, args.strip())
 
     async def _free_text(self, ctx: Context, text: str) -> list[Reply]:
-        """Free text: to a flow in progress (private chats only), else to the text handler."""
+        """Free text: the answer to a pending yes/no question, to a flow in progress (private
+        chats only), a choice by its number, else to the text handler (the FAQ)."""
+        answered = await self._typed_answer(ctx, text)
+        if answered is not None:
+            return answered
         if not ctx.incoming.kind.is_shared:
             for flow in self.flow_handlers:
                 replies = await flow(ctx, text)
                 if replies is not None:
                     return replies
+        number = typed_number(text)
+        if number is not None:
+            return await self._typed_choice(ctx, number)
         return await self.text_handler(ctx, text)
+
+    async def _typed_answer(self, ctx: Context, text: str) -> list[Reply] | None:
+        """Yes or no typed while this sender's yes/no question waits here: as its button."""
+        question = self.conversations.question(ctx.incoming)
+        answer = yes_or_no(text) if question is not None else None
+        if question is None or answer is None:
+            return None
+        command = question.confirmation.yes if answer else question.confirmation.no
+        return await self._run_button(ctx, command, by_admin=question.by_admin)
+
+    async def _typed_choice(self, ctx: Context, number: int) -> list[Reply]:
+        """A number typed alone: the button with that number, or why there is none."""
+        choices = self.conversations.choices(ctx.incoming)
+        if choices is None or not choices.commands:
+            return [Reply(_("Nothing to choose right now."))]
+        if not 1 <= number <= len(choices.commands):
+            return [
+                Reply(
+                    _(
+                        "There is no choice number {number} right now. "
+                        "Choose a number from 1 to {count}."
+                    ).format(number=number, count=len(choices.commands))
+                )
+            ]
+        return await self._run_button(ctx, choices.commands[number - 1], by_admin=choices.by_admin)
+
+    async def _run_button(self, ctx: Context, command: str, *, by_admin: bool) -> list[Reply]:
+        """What pressing the button with `command` would have done; `by_admin`: the sender was
+        allowed the command that showed it."""
+        incoming = replace(
+            ctx.incoming,
+            text="/" + command,
+            sender_is_admin=ctx.incoming.sender_is_admin or by_admin,
+        )
+        return await self._dispatch(incoming, ctx.chat, ctx.language)
 
     async def _refusal(self, ctx: Context, command: Command) -> Reply | None:
         """A polite refusal when the sender may not use the command here, else None."""

@@ -44,15 +44,16 @@ class UnansweredStore:
         )
 
     async def most_frequent(
-        self, limit: int = 20, now: datetime | None = None
+        self, limit: int | None = 20, now: datetime | None = None
     ) -> list[FrequentQuestion]:
-        """The most asked unanswered questions of the last 90 days (same text, any case)."""
+        """The most asked unanswered questions of the last 90 days (same text, any case, and
+        language); `limit` None: all of them."""
         cutoff = (now or utcnow()) - RETENTION
         rows = await self._db.fetch_all(
             "SELECT MIN(text) AS text, language, COUNT(*) AS n, MAX(asked_at) AS last"
             " FROM unanswered_questions WHERE asked_at >= ?"
             " GROUP BY lower(text), language ORDER BY n DESC, last DESC LIMIT ?",
-            (to_db(cutoff), limit),
+            (to_db(cutoff), -1 if limit is None else limit),
         )
         return [
             FrequentQuestion(r["text"], r["language"], r["n"], from_db(r["last"])) for r in rows

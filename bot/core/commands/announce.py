@@ -44,8 +44,9 @@ from bot.core.commands.announce_steps import (
     words,
 )
 from bot.core.context import Context
+from bot.core.conversation import CONFIRM_WORD, DECLINE_WORD
 from bot.core.markup import bold, escape
-from bot.core.messages import Button, Reply
+from bot.core.messages import Button, Reply, confirmation_reply
 from bot.core.registry import Audience, registry
 from bot.i18n import LANGUAGE_NAMES, N_, _, use_language
 from bot.storage.announcements import Draft
@@ -430,18 +431,30 @@ async def correction_answer(
         return [with_problem(exc.message, correction_menu(ctx, announcement))]
     replies = [Reply(_("Saved the change to announcement #{id}.").format(id=announcement_id))]
     if result.noticeable:
-        replies.append(
-            Reply(
-                _("Send a short correction notice to the chats that have received it?"),
-                buttons=(
-                    (
-                        Button(_("Yes, send it"), f"announce notify {announcement_id} yes"),
-                        Button(_("No"), f"announce notify {announcement_id} no"),
-                    ),
-                ),
-            )
-        )
+        replies.append(notice_question(announcement_id))
+    elif result.mentionable:
+        replies.append(nobody_received(announcement_id))
     return replies
+
+
+def notice_question(announcement_id: int) -> Reply:
+    """Whether to tell the chats that have the announcement about the change."""
+    return confirmation_reply(
+        _("Send a short correction notice to the chats that have received it?"),
+        Button(_("Yes, send it"), f"announce notify {announcement_id} {CONFIRM_WORD}"),
+        Button(_("No"), f"announce notify {announcement_id} {DECLINE_WORD}"),
+    )
+
+
+def nobody_received(announcement_id: int) -> Reply:
+    """No correction notice to offer: the messages still waiting go out with the change."""
+    return Reply(
+        _(
+            "Nobody has received it yet, so no correction notice is needed: the messages "
+            "still waiting go out with the change."
+        ),
+        buttons=((Button(_("Change something else"), f"announce edit {announcement_id}"),),),
+    )
 
 
 async def notify(ctx: Context, args: str) -> list[Reply]:
@@ -450,7 +463,7 @@ async def notify(ctx: Context, args: str) -> list[Reply]:
         return [
             Reply(_("Send {example}.").format(example=escape(ctx.cmd("announce notify ID yes"))))
         ]
-    if choice.strip().lower() != "yes":
+    if choice.strip().lower() != CONFIRM_WORD:
         return [Reply(_("All right, no correction notice."))]
     try:
         sent = await service(ctx).notify(int(id_text), actor=ctx.actor)

@@ -30,6 +30,7 @@ from bot.announcements.service import AnnouncementService
 from bot.announcements.timeparse import TimeFormatError, parse_when
 from bot.clock import from_db, to_db, utcnow
 from bot.core.context import Context
+from bot.core.conversation import CONFIRM_WORD, DECLINE_WORD, yes_or_no
 from bot.core.markup import escape
 from bot.core.messages import Button, Reply
 from bot.i18n import N_, _
@@ -264,11 +265,10 @@ def parse_answer(step: Step, text: str, data: dict[str, Any], ctx: Context) -> d
     if step is Step.REMIND:
         return {"remind": parse_remind(lowered, data)}
     if step is Step.URGENT:
-        if lowered in words(N_("yes")):
-            return {"urgent": True}
-        if lowered in words(N_("no")):
-            return {"urgent": False}
-        raise FlowError(_("Please answer yes or no."))
+        urgent = yes_or_no(answer)
+        if urgent is None:
+            raise FlowError(_("Please answer yes or no."))
+        return {"urgent": urgent}
     raise FlowError(_("Please choose one of the options below."))
 
 
@@ -471,7 +471,9 @@ def prompt(step: Step, data: dict[str, Any], ctx: Context) -> Reply:
     if step is Step.URGENT:
         return Reply(
             _("Is it urgent? Urgent announcements are sent during quiet hours too."),
-            buttons=((pick(step, "yes", _("Urgent")), pick(step, "no", _("Not urgent"))),),
+            buttons=(
+                (pick(step, CONFIRM_WORD, _("Urgent")), pick(step, DECLINE_WORD, _("Not urgent"))),
+            ),
         )
     if step is Step.PUBLISH_AT:
         return Reply(

@@ -8,8 +8,9 @@ from bot.announcements.service import DeliveryReport, UnknownAnnouncement
 from bot.clock import utcnow
 from bot.core.commands.announce_steps import service, unknown
 from bot.core.context import Context
+from bot.core.conversation import CONFIRM_WORD, DECLINE_WORD
 from bot.core.markup import bold, escape
-from bot.core.messages import Reply
+from bot.core.messages import Button, Reply, confirmation_reply
 from bot.core.registry import Audience, registry
 from bot.i18n import N_, _
 from bot.reminders.planner import Reason
@@ -63,15 +64,16 @@ async def announcements(ctx: Context, args: str) -> list[Reply]:
     if word == "rerun":
         return [await rerun(ctx, rest)]
     if word in ("show", "cancel"):
-        if not rest.isdigit():
+        id_text, _sep, answer = rest.partition(" ")
+        if not id_text.isdigit():
             return [
                 Reply(
                     _("Send {example}.").format(example=escape(ctx.cmd(f"announcements {word} ID")))
                 )
             ]
         if word == "show":
-            return [await show(ctx, int(rest))]
-        return [await cancel_announcement(ctx, int(rest))]
+            return [await show(ctx, int(id_text))]
+        return [await cancel_step(ctx, int(id_text), answer.strip().lower())]
     return [await latest(ctx)]
 
 
@@ -198,13 +200,40 @@ def broadcast_lines(ctx: Context, report: DeliveryReport) -> list[str]:
     return lines
 
 
+async def cancel_step(ctx: Context, announcement_id: int, answer: str) -> Reply:
+    """`cancel ID` asks first; `cancel ID yes` cancels, `cancel ID no` keeps it."""
+    if answer == CONFIRM_WORD:
+        return await cancel_announcement(ctx, announcement_id)
+    if answer == DECLINE_WORD:
+        return Reply(_("All right: announcement #{id} stays as it is.").format(id=announcement_id))
+    try:
+        announcement = await service(ctx).get(announcement_id)
+    except UnknownAnnouncement:
+        return unknown(announcement_id)
+    if announcement.status is Status.CANCELLED:
+        return already_cancelled(announcement_id)
+    command = f"announcements cancel {announcement_id}"
+    return confirmation_reply(
+        _(
+            "Cancel announcement #{id} “{title}”? Its messages not sent yet and its reminders "
+            "will not be sent. Are you sure?"
+        ).format(id=announcement_id, title=escape(announcement.fields.title_pl)),
+        Button(_("Yes, cancel it"), f"{command} {CONFIRM_WORD}"),
+        Button(_("No, keep it"), f"{command} {DECLINE_WORD}"),
+    )
+
+
+def already_cancelled(announcement_id: int) -> Reply:
+    return Reply(_("Announcement #{id} was cancelled already.").format(id=announcement_id))
+
+
 async def cancel_announcement(ctx: Context, announcement_id: int) -> Reply:
     try:
         cancelled = await service(ctx).cancel(announcement_id, actor=ctx.actor)
     except UnknownAnnouncement:
         return unknown(announcement_id)
     if not cancelled:
-        return Reply(_("Announcement #{id} was cancelled already.").format(id=announcement_id))
+        return already_cancelled(announcement_id)
     return Reply(
         _("Cancelled announcement #{id}: messages not sent yet will not be sent.").format(
             id=announcement_id

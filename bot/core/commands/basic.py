@@ -190,13 +190,7 @@ async def deadlines(ctx: Context, args: str) -> list[Reply]:
     if args.lower() == ICS:
         return [await calendar_reply(ctx, items, "deadlines.ics", _("Deadlines"))]
     if not items:
-        return [
-            Reply(
-                _(
-                    "No deadlines have been announced yet. Subscribe to {topic} to hear about new ones."
-                ).format(topic=ctx.cmd("subscribe grants"))
-            )
-        ]
+        return [await nothing_announced(ctx, _("No deadlines have been announced yet."), "grants")]
     tz = ctx.settings.timezone
     lines = [bold(_("Upcoming deadlines:"))]
     lines.extend(deadline_line(item, ctx.language, tz) for item in items[:LISTED])
@@ -210,17 +204,19 @@ async def events(ctx: Context, args: str) -> list[Reply]:
     if args.lower() == ICS:
         return [await calendar_reply(ctx, items, "events.ics", _("Meetings"))]
     if not items:
-        return [
-            Reply(
-                _(
-                    "No meetings have been announced yet. Subscribe to {topic} to hear about new ones."
-                ).format(topic=ctx.cmd("subscribe meetings"))
-            )
-        ]
+        return [await nothing_announced(ctx, _("No meetings have been announced yet."), "meetings")]
     tz = ctx.settings.timezone
     lines = [bold(_("Upcoming meetings and events:"))]
     lines.extend(meeting_line(item, ctx.language, tz) for item in items[:LISTED])
     return [Reply("\n".join(lines), buttons=calendar_button("events"))]
+
+
+async def nothing_announced(ctx: Context, nothing: str, slug: str) -> Reply:
+    """An empty list; how to hear about new ones only to a chat not subscribed to the topic."""
+    if slug in await ctx.storage.chats.topics_of(ctx.chat.id):
+        return Reply(nothing)
+    hint = _("Send {command} to hear about new ones.").format(command=ctx.cmd(f"subscribe {slug}"))
+    return Reply(f"{nothing} {hint}")
 
 
 async def upcoming_entries(ctx: Context, kinds: tuple[Kind, ...]) -> list[Entry]:

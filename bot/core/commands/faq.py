@@ -9,6 +9,7 @@ from bot.core.messages import Button, Reply
 from bot.core.registry import Audience, registry
 from bot.faq import FaqMatcher
 from bot.faq.texts import abstain_text, choice_text
+from bot.faq.unanswered import group_questions, has_letters, shorten
 from bot.i18n import N_, _, use_language
 
 CONTACT_ID = "contact"
@@ -27,7 +28,8 @@ async def faq_text_handler(ctx: Context, text: str) -> list[Reply]:
             for faq_id in result.candidates
         )
         return [Reply(escape(choice_text(result.lang)), buttons=choices)]
-    await ctx.storage.unanswered.record(text, result.lang)
+    if has_letters(text):  # a question at all, not a number or a row of signs
+        await ctx.storage.unanswered.record(text, result.lang)
     with use_language(result.lang):
         buttons = (
             (
@@ -55,12 +57,14 @@ async def faq_entry(ctx: Context, args: str) -> list[Reply]:
     audience=Audience.STAFF,
 )
 async def unanswered(ctx: Context, args: str) -> list[Reply]:
-    questions = await ctx.storage.unanswered.most_frequent(UNANSWERED_SHOWN)
+    asked = await ctx.storage.unanswered.most_frequent(limit=None)
+    questions = group_questions(asked, UNANSWERED_SHOWN)
     if not questions:
         return [Reply(_("No unanswered questions in the last 90 days."))]
     lines = [bold(_("Unanswered questions, most frequent first (last 90 days):"))]
     lines += [
-        f"{question.count}× [{question.language}] {escape(question.text)}" for question in questions
+        f"{question.count}× [{', '.join(question.languages)}] {escape(shorten(question.text))}"
+        for question in questions
     ]
     return [Reply("\n".join(lines))]
 

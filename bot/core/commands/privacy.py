@@ -8,12 +8,11 @@ from typing import Any
 from bot import __version__
 from bot.clock import to_db, utcnow
 from bot.core.context import Context
+from bot.core.conversation import CONFIRM_WORD, DECLINE_WORD
 from bot.core.markup import bold, escape
-from bot.core.messages import Attachment, Button, Reply
+from bot.core.messages import Attachment, Button, Reply, confirmation_reply
 from bot.core.registry import registry
 from bot.i18n import N_, _
-
-CONFIRM_WORD = "yes"
 
 
 @registry.command("privacy", N_("What the bot stores about this chat, and your rights"))
@@ -67,19 +66,17 @@ async def export(ctx: Context, args: str) -> list[Reply]:
 
 @registry.command("forget", N_("Erase everything stored about this chat"), admin_in_groups=True)
 async def forget(ctx: Context, args: str) -> list[Reply]:
+    if args.lower() == DECLINE_WORD:
+        return [Reply(_("All right: nothing was erased."))]
     if args.lower() != CONFIRM_WORD:
         return [
-            Reply(
+            confirmation_reply(
                 _(
                     "This erases this chat's language and subscriptions; I will send it nothing more. "
                     "Are you sure? Send {confirm} to confirm."
                 ).format(confirm=ctx.cmd(f"forget {CONFIRM_WORD}")),
-                buttons=(
-                    (
-                        Button(_("Yes, erase everything"), f"forget {CONFIRM_WORD}"),
-                        Button(_("No, keep it"), "topics"),
-                    ),
-                ),
+                Button(_("Yes, erase everything"), f"forget {CONFIRM_WORD}"),
+                Button(_("No, keep it"), f"forget {DECLINE_WORD}"),
             )
         ]
     await ctx.storage.chats.delete(ctx.chat.id)
