@@ -11,6 +11,7 @@ from typing import Any
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.core.context import Context
+from bot.core.liveness import Liveness
 from bot.core.markup import escape
 from bot.core.messages import MAX_MESSAGE_LENGTH, ChatRef, Incoming, Reply
 from bot.core.registry import Audience, Command, CommandRegistry
@@ -56,6 +57,8 @@ class Core:
         self.forget_hooks: list[ForgetHook] = []
         self.staff_changed_hooks: list[StaffChangedHook] = []
         self.started_at = utcnow()
+        # Transports report each completed poll or sync here, for `ngo-bot health`.
+        self.liveness = Liveness()
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one message. Never raises: a failure becomes an apology with a reference id."""
