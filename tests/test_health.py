@@ -151,13 +151,16 @@ async def test_progress_is_recorded_throttled(
     try:
         (registered,) = await storage.heartbeat.progress()
         assert registered == TransportProgress("telegram", POLL, None)
-        for _poll in range(50):  # a busy bot: 50 polls in 0.5 s
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        for _poll in range(50):  # a busy bot: 50 polls in about 0.5 s
             liveness.completed("telegram")
             await asyncio.sleep(0.01)
+        busy = loop.time() - began
         await asyncio.sleep(0.4)
         (recorded,) = await storage.heartbeat.progress()
         assert recorded.completed_at == liveness.last_completed["telegram"]
-        assert 1 <= len(writes) <= 4
+        assert 1 <= len(writes) <= busy / 0.3 + 2 and len(writes) < 50
     finally:
         await service.stop()
     stopped = await storage.heartbeat.get()
