@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,13 +17,13 @@ from bot.core.service import Core
 from bot.core.topics import load_topics
 from bot.delivery import Dispatcher
 from bot.faq import FaqMatcher, load_faq
+from bot.health import HeartbeatService, progress_write_seconds
 from bot.storage import Storage
 from bot.transports.base import Transport
 from bot.transports.console import ConsoleTransport
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 30.0
 NO_NETWORK_MESSAGE = (
     "no chat network is configured: set TELEGRAM_BOT_TOKEN (Telegram) or MATRIX_HOMESERVER "
     "(Matrix), or run 'ngo-bot chat' for a console chat"
@@ -90,8 +89,12 @@ class BotRuntime:
             storage, settings, core.topics, on_broadcast=self.dispatcher.wake
         )
         self.services: list[Service] = [self.dispatcher, self.scheduler]
+        self.heartbeat = HeartbeatService(
+            storage,
+            core.liveness,
+            write_seconds=progress_write_seconds(settings.health_poll_seconds),
+        )
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
         self.failure: str | None = None
 
     def add_transport(self, transport: Transport) -> None:
@@ -108,30 +111,19 @@ class BotRuntime:
     async def run(self) -> None:
         """Start everything, wait for SIGTERM/SIGINT, stop everything (in reverse order)."""
         self._install_signal_handlers()
-        await self.storage.heartbeat.started(os.getpid())
+        await self.heartbeat.start()
         started: list[Transport | Service] = []
         try:
             for part in [*self.transports.values(), *self.services]:
                 await part.start()
                 started.append(part)
-            self._tasks.append(asyncio.create_task(self._beat(), name="heartbeat"))
             log.info("bot running: %s", ", ".join(sorted(self.transports)))
             await self._stop.wait()
         finally:
             log.info("stopping")
-            for task in self._tasks:
-                task.cancel()
             for part in reversed(started):
                 await stop_quietly(part.stop, type(part).__name__)
-            await self.storage.heartbeat.stopped()
-
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            try:
-                await self.storage.heartbeat.beat()
-            except Exception:
-                log.exception("heartbeat failed")
+            await self.heartbeat.stop()
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()

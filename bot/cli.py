@@ -17,16 +17,16 @@ from typing import Any
 from bot import __version__
 from bot.app import NO_NETWORK_MESSAGE, build_core, run_bot
 from bot.clock import utcnow
-from bot.config import LANGUAGES, ConfigError, Settings
+from bot.config import DEFAULT_HEALTH_POLL_SECONDS, LANGUAGES, ConfigError, Settings
 from bot.core.topics import ContentError
 from bot.delivery import Dispatcher
 from bot.faq import FaqContentError
 from bot.faq.cli import add_faq_parser
+from bot.health import HEARTBEAT_LIMIT_SECONDS, HeartbeatService, judge
 from bot.logs import configure_logging
 from bot.storage import Storage, StorageError, backup_database
 from bot.transports.console import ConsoleTransport, run_console
 
-HEALTHY_HEARTBEAT_SECONDS = 90
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 log = logging.getLogger("bot")
@@ -90,9 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     health = commands.add_parser(
         "health",
-        help="exit 0 when the database opens and a running bot is alive",
-        description=f"Exit 0 when the database opens and, if a bot runs on it, its heartbeat is "
-        f"under {HEALTHY_HEARTBEAT_SECONDS} s old; else exit 1.",
+        help="exit 0 when the database opens and a running bot is answering",
+        description=f"Exit 0 when the database opens and, if a bot runs on it (ngo-bot run, "
+        f"console-only included), its heartbeat is under {HEARTBEAT_LIMIT_SECONDS} s old and "
+        "each chat network it runs completed a Telegram poll (getUpdates), a Matrix sync or a "
+        "Telegram webhook check (getWebhookInfo) within BOT_HEALTH_POLL_SECONDS (default "
+        f"{DEFAULT_HEALTH_POLL_SECONDS:g} s; counted from the start until the first); else exit 1, "
+        "naming what is late. Prints one line.",
     )
     health.set_defaults(func=cmd_health)
 
@@ -142,9 +146,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         if sys.stdin.isatty():
             if "BOT_LOG_LEVEL" not in os.environ:
                 logging.getLogger().setLevel(logging.WARNING)  # a chat, not a server log
-            return await cmd_chat(
-                argparse.Namespace(user=None, lang=None, files_dir=Path(".")), settings
-            )
+            console = argparse.Namespace(user=None, lang=None, files_dir=Path("."))
+            return await cmd_chat(console, settings, heartbeat=True)
         print(f"ngo-bot: {NO_NETWORK_MESSAGE}", file=sys.stderr)
         return EXIT_USAGE
     failure = await run_bot(settings)
@@ -154,7 +157,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_chat(args: argparse.Namespace, settings: Settings, *, heartbeat: bool = False) -> int:
+    """A console chat; `heartbeat`: it is a console-only `ngo-bot run`, which health watches."""
     user = args.user or default_user()
     if not user.strip() or any(ch.isspace() for ch in user):
         print("ngo-bot: --user must be one word", file=sys.stderr)
@@ -173,9 +177,12 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         from bot.scheduler import ReminderScheduler
 
         scheduler = ReminderScheduler(storage, settings, core.topics, on_broadcast=dispatcher.wake)
+        beats = HeartbeatService(storage, core.liveness) if heartbeat else None
         await dispatcher.start()
         await scheduler.start()
         try:
+            if beats is not None:
+                await beats.start()
             await dispatcher.deliver_due()
             await run_console(
                 core,
@@ -187,6 +194,8 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                 interactive=sys.stdin.isatty(),
             )
         finally:
+            if beats is not None:
+                await beats.stop()
             await scheduler.stop()
             await dispatcher.stop()
     finally:
@@ -252,14 +261,9 @@ async def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
             print("unhealthy: the database has no schema yet (run 'ngo-bot db migrate')")
             return EXIT_FAILURE
         beat = await storage.heartbeat.get()
+        progress = await storage.heartbeat.progress()
     finally:
         await storage.close()
-    if beat is None or beat.stopped_at is not None:
-        print("ok: database opens; no bot is running on it")
-        return EXIT_OK
-    age = (utcnow() - beat.beat_at).total_seconds()
-    if age < HEALTHY_HEARTBEAT_SECONDS:
-        print(f"ok: bot (pid {beat.pid}) alive, heartbeat {age:.0f} s ago")
-        return EXIT_OK
-    print(f"unhealthy: bot (pid {beat.pid}) last heartbeat {age:.0f} s ago")
-    return EXIT_FAILURE
+    verdict = judge(beat, progress, utcnow(), settings.health_poll_seconds)
+    print(verdict.line)
+    return EXIT_OK if verdict.healthy else EXIT_FAILURE

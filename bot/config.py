@@ -14,6 +14,8 @@ DEFAULT_DB = Path("data/ngo-bot.sqlite3")
 DEFAULT_QUIET_HOURS = "21:00-08:00"
 DEFAULT_TELEGRAM_MAX_RATE = 25.0
 DEFAULT_WEBHOOK_LISTEN = "0.0.0.0:8443"
+# How long a network transport may go without a completed poll or sync before health fails.
+DEFAULT_HEALTH_POLL_SECONDS = 120.0
 
 
 class ConfigError(ValueError):
@@ -46,6 +48,7 @@ class Settings:
     content_dir: Path | None = None
     operator: str | None = None
     log_level: str = "INFO"
+    health_poll_seconds: float = DEFAULT_HEALTH_POLL_SECONDS
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_base_url: str | None = None
     telegram_max_rate: float = DEFAULT_TELEGRAM_MAX_RATE
@@ -89,6 +92,7 @@ class Settings:
             content_dir=_parse_content_dir(_get(env, "BOT_CONTENT_DIR")),
             operator=_get(env, "BOT_OPERATOR"),
             log_level=_parse_log_level(_get(env, "BOT_LOG_LEVEL") or "INFO"),
+            health_poll_seconds=_parse_health_poll_seconds(_get(env, "BOT_HEALTH_POLL_SECONDS")),
             telegram_token=_get(env, "TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=_get(env, "TELEGRAM_API_BASE_URL"),
             telegram_max_rate=_parse_rate(_get(env, "TELEGRAM_MAX_RATE")),
@@ -188,3 +192,15 @@ def _parse_listen(raw: str) -> tuple[str, int]:
     if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigError(f"TELEGRAM_WEBHOOK_LISTEN: {raw!r} is not 'host:port'")
     return host, int(port_text)
+
+
+def _parse_health_poll_seconds(raw: str | None) -> float:
+    if raw is None:
+        return DEFAULT_HEALTH_POLL_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"BOT_HEALTH_POLL_SECONDS: {raw!r} is not a number of seconds") from exc
+    if not 0 < seconds <= 86_400:
+        raise ConfigError("BOT_HEALTH_POLL_SECONDS: must be above 0 and at most 86400 (a day)")
+    return seconds

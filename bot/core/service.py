@@ -13,6 +13,7 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.core.context import Context
 from bot.core.conversation import Conversations, typed_number, yes_or_no
+from bot.core.liveness import Liveness
 from bot.core.markup import escape
 from bot.core.messages import MAX_MESSAGE_LENGTH, ChatRef, Incoming, Reply
 from bot.core.registry import Audience, Command, CommandRegistry
@@ -59,6 +60,8 @@ class Core:
         self.staff_changed_hooks: list[StaffChangedHook] = []
         self.conversations = Conversations()
         self.started_at = utcnow()
+        # Transports report each completed poll or sync here, for `ngo-bot health`.
+        self.liveness = Liveness()
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Answer one message. Never raises: a failure becomes an apology with a reference id."""

@@ -44,6 +44,7 @@ from nio import (
 )
 
 from bot.config import ConfigError, Settings
+from bot.core.liveness import SYNC
 from bot.core.markup import escape, to_plain_text
 from bot.core.messages import Button, ChatKind, ChatRef, Incoming, Reply
 from bot.core.service import Core, describe
@@ -305,6 +306,7 @@ class MatrixTransport:
         self._core = core
         self._state = core.storage.sync_state
         core.forget_hooks.append(self._forget_room)
+        core.liveness.expect(PLATFORM, SYNC)
         self._sync_timeout_ms = sync_timeout_ms
         self._client: AsyncClient | None = None
         self._logged_in = False
@@ -518,6 +520,7 @@ class MatrixTransport:
         await self._handle_sync(response, initial=since is None)
         next_batch = str(response.next_batch)
         await self._state.set(PLATFORM, KEY_SYNC_TOKEN, next_batch)
+        self._core.liveness.completed(PLATFORM)  # listening: for `ngo-bot health`
         backoff.reset()
         return next_batch
 

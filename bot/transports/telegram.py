@@ -68,6 +68,7 @@ from telegram.ext._utils import webhookhandler as ptb_webhook
 from telegram.request import HTTPXRequest
 
 from bot.config import LANGUAGES, Settings
+from bot.core.liveness import POLL, WEBHOOK_CHECK
 from bot.core.markup import split_markup
 from bot.core.messages import MAX_MESSAGE_LENGTH, ChatKind, ChatRef, Incoming, Reply
 from bot.core.registry import Audience
@@ -90,6 +91,8 @@ ADMIN_STATUSES = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 PRESENT_STATUSES = (*ADMIN_STATUSES, ChatMemberStatus.MEMBER, ChatMemberStatus.RESTRICTED)
 ADMIN_CACHE_SECONDS = 300.0
 RECONNECT_MAX_SECONDS = 60.0
+# In webhook mode Telegram is asked this often (at most) whether the webhook is still ours.
+WEBHOOK_CHECK_SECONDS = 30.0
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit
 WEBHOOK_SECRET_BYTES = 32  # token_urlsafe: 43 characters of A-Z a-z 0-9 _ -
@@ -313,8 +316,11 @@ class TelegramTransport:
         )
         self._admin_cache: dict[tuple[int, int], tuple[float, bool]] = {}
         self._connect_task: asyncio.Task[None] | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_error_date: dt.datetime | None = None
         self.ready = asyncio.Event()
         core.staff_changed_hooks.append(self._refresh_staff_menu)
+        core.liveness.expect(PLATFORM, WEBHOOK_CHECK if settings.telegram_webhook_url else POLL)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -340,6 +346,7 @@ class TelegramTransport:
         )
         with self._bot._unfrozen():
             self._bot.refused = self._token_refused_while_polling
+            self._bot.polled = self._polled
         app = (
             ApplicationBuilder()
             .bot(self._bot)
@@ -389,6 +396,10 @@ class TelegramTransport:
                 allowed_updates=ALLOWED_UPDATES,
                 bootstrap_retries=-1,
             )
+            self._core.liveness.completed(PLATFORM)  # setWebhook succeeded
+            self._webhook_task = asyncio.create_task(
+                self._watch_webhook(), name="telegram-webhook-check"
+            )
         else:
             await updater.start_polling(
                 allowed_updates=ALLOWED_UPDATES,
@@ -422,6 +433,10 @@ class TelegramTransport:
             self._connect_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._connect_task
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
         updater = self._app.updater
         if updater is not None and updater.running:
             await updater.stop()
@@ -435,6 +450,42 @@ class TelegramTransport:
         """Exit non-zero (a supervisor restarts the bot) rather than stay alive and deaf."""
         log.error("Telegram refused the bot token while polling (TELEGRAM_BOT_TOKEN); stopping")
         self._fatal("Telegram refused the bot token")
+
+    def _polled(self) -> None:
+        """A getUpdates completed: the bot is listening (for `ngo-bot health`)."""
+        self._core.liveness.completed(PLATFORM)
+
+    def webhook_check_seconds(self) -> float:
+        """How often webhook mode checks: every 30 s, or often enough for a shorter health limit."""
+        return min(WEBHOOK_CHECK_SECONDS, self._settings.health_poll_seconds / 4)
+
+    async def _watch_webhook(self) -> None:
+        """Webhook mode has no polls: ask Telegram regularly whether the webhook is still ours."""
+        while True:
+            await asyncio.sleep(self.webhook_check_seconds())
+            await self._check_webhook()
+
+    async def _check_webhook(self) -> None:
+        """One getWebhookInfo. It counts as a completed check when the webhook is still our URL,
+        our server runs and Telegram reported no new delivery error since the last check."""
+        try:
+            info = await self._app.bot.get_webhook_info()
+        except TelegramError as exc:
+            log.warning("could not check the Telegram webhook: %s", exc)
+            return
+        updater = self._app.updater
+        if info.url != self._settings.telegram_webhook_url:
+            log.warning("Telegram's webhook is no longer TELEGRAM_WEBHOOK_URL (it is %r)", info.url)
+            return
+        if updater is None or not updater.running:
+            log.warning("the webhook server is not running")
+            return
+        new_error = info.last_error_date not in (None, self._webhook_error_date)
+        self._webhook_error_date = info.last_error_date
+        if new_error:
+            log.warning("Telegram could not deliver to the webhook: %s", info.last_error_message)
+            return
+        self._core.liveness.completed(PLATFORM)
 
     def _on_polling_error(self, error: TelegramError) -> None:
         log.warning("Telegram polling error (will retry): %s", error)
