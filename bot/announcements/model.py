@@ -223,7 +223,7 @@ def validate(
     try:
         remind = offsets.canonical(fields.remind)
     except offsets.OffsetError as exc:
-        raise AnnouncementError("remind", remind_error(str(exc))) from exc
+        raise AnnouncementError("remind", remind_error(exc.message)) from exc
     return fields.replace(remind=remind, repeat=_checked_repeat(fields, tz))
 
 

@@ -357,12 +357,12 @@ def parse_remind(answer: str, data: dict[str, Any]) -> str:
         return kind.default_remind
     try:
         return offsets.canonical(answer)
-    except offsets.OffsetError:
+    except offsets.OffsetError as exc:
         raise FlowError(
             _(
-                "I cannot read the reminders \u201c{answer}\u201d. Choose one of the buttons "
-                "below, or write e.g. 7d@09:00,1d@09:00 (7 and 1 days before, at 09:00)."
-            ).format(answer=escape(answer))
+                "{problem} Choose one of the buttons below, or write e.g. 7d@09:00,1d@09:00 "
+                "(7 and 1 days before, at 09:00)."
+            ).format(problem=escape(exc.message))
         ) from None
 
 
