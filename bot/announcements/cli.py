@@ -50,8 +50,9 @@ def add_commands(commands: Any) -> None:
         "announce",
         help="create, list, correct or cancel announcements",
         description="Staff tool for announcements. Times are ISO 8601 (2027-04-30T18:00), "
-        "30.04.2027 18:00 or words such as 'tomorrow 18:00', 'jutro 9:00', 'w piątek 18:00', "
-        "'завтра о 9:00'; without an offset they are in BOT_TIMEZONE.",
+        "30.04.2027 18:00 or words such as 'tomorrow 18:00', 'on Friday 18:00' (also in Polish "
+        "and Ukrainian: 'jutro 9:00', 'w piątek 18:00'); without an offset they are in "
+        "BOT_TIMEZONE.",
     )
     actions = announce.add_subparsers(dest="announce_command", metavar="ACTION", required=True)
 
@@ -208,10 +209,9 @@ def time_error(flag: str, value: str, exc: TimeFormatError, tz: ZoneInfo) -> str
 def time_examples(tz: ZoneInfo) -> str:
     """How to write a time, with a date a month from today (the injected clock)."""
     day = (utcnow().astimezone(tz) + timedelta(days=30)).date()
-    return _(
-        "Write it like {iso}, {dotted}, \u201ctomorrow 18:00\u201d or \u201cw pi\u0105tek "
-        "18:00\u201d."
-    ).format(iso=f"{day.isoformat()}T18:00", dotted=day.strftime("%d.%m.%Y") + " 18:00")
+    return _("Write it like {iso}, {dotted} or \u201ctomorrow 18:00\u201d.").format(
+        iso=f"{day.isoformat()}T18:00", dotted=day.strftime("%d.%m.%Y") + " 18:00"
+    )
 
 
 def given_values(

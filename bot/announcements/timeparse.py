@@ -1,16 +1,16 @@
 """Dates and times as staff type them: '30.04.2026 23:59', '2026-04-30T23:59', '30.04.2026',
-and the common words: 'jutro 9:00', 'w piątek 18:00', 'завтра о 9:00', 'tomorrow 9:00'.
+and the common words: 'jutro 9:00', 'w piątek 18:00', 'tomorrow 9:00' (Ukrainian too).
 
 Local times are in BOT_TIMEZONE; ISO 8601 with an offset is taken as written. Words are resolved
 against the injected clock (`now`, by default bot.clock.utcnow) in BOT_TIMEZONE:
 
-- a day: today / dziś / dzisiaj / сьогодні, tomorrow / jutro / завтра, (the) day after tomorrow /
-  pojutrze / післязавтра, or a weekday in Polish, Ukrainian or English, with or without
-  "w"/"we", "в"/"у", "on" ("w piątek", "piątek", "у п'ятницю" with any apostrophe, "on Friday");
-  a weekday is the next such day after today, 1 to 7 days ahead: on a Friday "w piątek" is the
-  Friday a week later (today is "dziś");
-- then optionally a time: "18:00", "18.00" or "18", also after "o", "о", "об", "at", "godz.",
-  "o godzinie".
+- a day (the words are in bot.announcements.daywords): today, tomorrow, (the) day after
+  tomorrow, or a weekday in Polish, Ukrainian or English, with or without its preposition
+  ("w piątek", "piątek", "on Friday"; Ukrainian with any apostrophe); a weekday is the next
+  such day after today, 1 to 7 days ahead: on a Friday "w piątek" is the Friday a week later
+  (today is "dziś");
+- then optionally a time: "18:00", "18.00" or "18", also after "o", "at", "godz.",
+  "o godzinie" (and their Ukrainian counterparts).
 
 A day without a time is handled as a bare date: `date_only_time` (23:59 for deadlines), else a
 TimeFormatError asking for the time. An impossible date or time (31.02.2027, 25:00, month 13)
@@ -25,6 +25,13 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from babel.dates import format_date
 
+from bot.announcements.daywords import (
+    DAYS_AHEAD,
+    TIME_CONNECTORS,
+    WEEKDAY_PREPOSITIONS,
+    WEEKDAYS,
+    key,
+)
 from bot.clock import utcnow
 from bot.i18n import N_, LocalisedError, current_language
 from bot.reminders.timeleft import days_words
@@ -39,43 +46,6 @@ _ISO = re.compile(
 )
 _CLOCK = re.compile(r"^(?P<hour>\d{1,2})[:.](?P<minute>\d{2})$")
 _WORD_CLOCK = re.compile(r"^(?P<hour>\d{1,2})(?:[:.](?P<minute>\d{2}))?$")
-
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'", "`": "'"})
-_POLISH_LETTERS = str.maketrans("ąćęłńóśźż", "acelnoszz")
-
-
-def _key(text: str) -> str:
-    """Words compared without case, apostrophe variants or Polish diacritics ('sroda' too)."""
-    return text.lower().translate(_APOSTROPHES).translate(_POLISH_LETTERS)
-
-
-_DAYS_AHEAD = {
-    _key(word): days
-    for days, words in (
-        (0, ("dziś", "dzisiaj", "сьогодні", "today")),
-        (1, ("jutro", "завтра", "tomorrow")),
-        (2, ("pojutrze", "післязавтра", "day after tomorrow", "the day after tomorrow")),
-    )
-    for word in words
-}
-_WEEKDAYS = {
-    _key(word): weekday
-    for weekday, words in enumerate(
-        (
-            ("poniedziałek", "понеділок", "monday"),
-            ("wtorek", "вівторок", "tuesday"),
-            ("środa", "środę", "середа", "середу", "wednesday"),
-            ("czwartek", "четвер", "thursday"),
-            ("piątek", "п'ятниця", "п'ятницю", "friday"),
-            ("sobota", "sobotę", "субота", "суботу", "saturday"),
-            ("niedziela", "niedzielę", "неділя", "неділю", "sunday"),
-        )
-    )
-    for word in words
-}
-_WEEKDAY_PREPOSITIONS = frozenset({"w", "we", "в", "у", "on"})
-# Between the day and the time: Polish "o (godz.)", Ukrainian "о", "об", English "at".
-_TIME_CONNECTORS = frozenset({"o", "о", "об", "at", "godz", "godz.", "godzinie"})
 
 
 class TimeFormatError(LocalisedError):
@@ -160,12 +130,12 @@ def _iso(raw: str, tz: tzinfo, date_only_time: time | None) -> datetime:
 def _named_moment(
     raw: str, tz: tzinfo, now: datetime, date_only_time: time | None
 ) -> datetime | None:
-    """'jutro 9:00', 'w piątek o 18', 'завтра о 9:00', 'tomorrow': None when no day word."""
-    words = _key(raw).replace(",", " ").split()
+    """'jutro 9:00', 'w piątek o 18', 'tomorrow': None when no day word."""
+    words = key(raw).replace(",", " ").split()
     clock = _WORD_CLOCK.match(words[-1]) if len(words) > 1 else None
     if clock:
         words.pop()
-        while words and words[-1] in _TIME_CONNECTORS:
+        while words and words[-1] in TIME_CONNECTORS:
             words.pop()
     day = _named_day(words, now.astimezone(tz).date())
     if day is None:
@@ -178,11 +148,11 @@ def _named_moment(
 def _named_day(words: list[str], today: date) -> date | None:
     """The day a phrase names, counted from `today`; a weekday is 1 to 7 days ahead."""
     phrase = " ".join(words)
-    if phrase in _DAYS_AHEAD:
-        return today + timedelta(days=_DAYS_AHEAD[phrase])
-    if words and words[0] in _WEEKDAY_PREPOSITIONS:
+    if phrase in DAYS_AHEAD:
+        return today + timedelta(days=DAYS_AHEAD[phrase])
+    if words and words[0] in WEEKDAY_PREPOSITIONS:
         phrase = " ".join(words[1:])
-    weekday = _WEEKDAYS.get(phrase)
+    weekday = WEEKDAYS.get(phrase)
     if weekday is None:
         return None
     return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
