@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.i18n import use_language
 from bot.storage import Storage
 from tests.conftest import Say
+from tests.delivery_helpers import grant_fields, service_for
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 DEADLINE = time(23, 59)
@@ -310,3 +311,17 @@ async def test_the_flow_explains_an_impossible_date_in_the_chats_language(say: S
     assert "Немає дати 31 лютого 2027: лютий 2027 має 28 днів." in ukrainian.text
     (month,) = await say("01.13.2027", **BOSS)
     assert "Немає місяця 13" in month.text
+
+
+async def test_a_correction_in_chat_takes_words_too(
+    say: Say, storage: Storage, settings: Settings
+) -> None:
+    service = service_for(storage, settings)
+    created = await service.create(grant_fields(title="Konkurs"), actor="console:boss")
+    ahead = (4 - datetime.now(settings.timezone).weekday() - 1) % 7 + 1
+    replies = await say(f"/announce edit {created.id} deadline w piątek 12:00", **BOSS)
+    assert f"#{created.id}" in replies[0].text
+    friday = datetime.now(settings.timezone).date() + timedelta(days=ahead)
+    assert (await service.get(created.id)).fields.deadline == at(friday, 12)
+    (impossible,) = await say(f"/announce edit {created.id} deadline 31.02.2027", **BOSS)
+    assert "Nie ma dnia 31 lutego 2027" in impossible.text
