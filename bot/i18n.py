@@ -79,6 +79,31 @@ def N_(message: str) -> str:
     return message
 
 
+class LocalisedError(ValueError):
+    """An error a person reads: `message` in the current language, `str()` in English (for logs).
+
+    `template` is a catalog msgid (mark it with N_); a param may be a function of no arguments,
+    called in the language of the message (month names, plurals).
+    """
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template = template
+        self.params = params
+        with use_language("en"):
+            english = self.message
+        super().__init__(english)
+
+    @property
+    def message(self) -> str:
+        """The error in the current language (bot.i18n.use_language)."""
+        values = {name: _value(param) for name, param in self.params.items()}
+        return _(self.template).format(**values)
+
+
+def _value(param: object) -> object:
+    return param() if callable(param) else param
+
+
 def language_from_hint(hint: str | None) -> str | None:
     """Map a platform's language hint (e.g. Telegram's language_code) to a bot language.
 

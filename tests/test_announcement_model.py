@@ -39,7 +39,7 @@ def test_dates_as_staff_type_them(text: str, expected: datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "tomorrow", "31.02.2027 10:00", "30.04.2027 25:00", "2027-13-01", "12:00"]
+    "text", ["", "someday", "31.02.2027 10:00", "30.04.2027 25:00", "2027-13-01", "12:00"]
 )
 def test_unreadable_dates(text: str) -> None:
     with pytest.raises(TimeFormatError):

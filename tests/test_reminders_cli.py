@@ -120,7 +120,7 @@ def test_repeat_and_one_occurrence_elsewhere(tmp_path: Path) -> None:
     assert "--location (only)" in refused(
         tmp_path, "announce", "edit", str(series), f"--occurrence={wednesday}", "--title-pl=X"
     )
-    assert "not a date" in refused(
+    assert "could not read this date" in refused(
         tmp_path, "announce", "edit", str(series), "--occurrence=someday", "--location=X"
     )
     # The series' own place: an ordinary edit.

@@ -1,7 +1,9 @@
 """`ngo-bot announce create|list|edit|cancel` and `ngo-bot deliveries ID` (contract in ARCHITECTURE.md).
 
-The operator acts as an admin; actions are audited as `cli:<OS user>`. Times are ISO 8601 (or
-'30.04.2026 23:59'); without an offset they are in BOT_TIMEZONE. Bad arguments exit 2.
+The operator acts as an admin; actions are audited as `cli:<OS user>`. Times are read as the chat
+reads them (bot.announcements.timeparse): ISO 8601, '30.04.2026 23:59', 'jutro 18:00', 'w piątek
+18:00'; without an offset they are in BOT_TIMEZONE; a bare time like '20:00' for --ends-at is on
+the day the meeting starts. Bad arguments exit 2 with one line saying what is wrong.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,8 +49,10 @@ def add_commands(commands: Any) -> None:
     announce = commands.add_parser(
         "announce",
         help="create, list, correct or cancel announcements",
-        description="Staff tool for announcements. Times are ISO 8601; without an offset they "
-        "are in BOT_TIMEZONE.",
+        description="Staff tool for announcements. Times are ISO 8601 (2027-04-30T18:00), "
+        "30.04.2027 18:00 or words such as 'tomorrow 18:00', 'on Friday 18:00' (also in Polish "
+        "and Ukrainian: 'jutro 9:00', 'w piątek 18:00'); without an offset they are in "
+        "BOT_TIMEZONE.",
     )
     actions = announce.add_subparsers(dest="announce_command", metavar="ACTION", required=True)
 
@@ -155,13 +159,17 @@ def add_field_options(parser: argparse.ArgumentParser, *, creating: bool) -> Non
         "--deadline", help="grant-deadline, tax-campaign (default 30 April); a date alone is 23:59"
     )
     parser.add_argument("--starts-at", help="meeting start")
-    parser.add_argument("--ends-at", help="meeting end")
+    parser.add_argument(
+        "--ends-at", help="meeting end; a time alone (20:00) is on the day it starts"
+    )
     parser.add_argument("--location", help="meeting place")
     parser.add_argument(
         "--repeat",
         help="meeting: weekly, monthly, none or an RRULE such as FREQ=MONTHLY;BYDAY=3TH",
     )
-    parser.add_argument("--url", help="a link for details (http or https)")
+    parser.add_argument(
+        "--url", help="a link for details (http or https; ngo.krakow.pl/... gets https://)"
+    )
     parser.add_argument(
         "--remind", help="reminder offsets like 14d@09:00,3d@09:00,1d@09:00, or none"
     )
@@ -174,18 +182,46 @@ def add_field_options(parser: argparse.ArgumentParser, *, creating: bool) -> Non
     )
 
 
-def parse_time(option: str, value: str, tz: ZoneInfo) -> datetime:
+def parse_time(
+    option: str, value: str, tz: ZoneInfo, *, same_day_as: datetime | None = None
+) -> datetime:
+    """A time option as the chat reads it (same parser): ISO 8601, '30.04.2027 18:00', words
+    like 'jutro 18:00'; a bare time like '20:00' is on the day of `same_day_as`."""
     try:
-        return parse_when(value, tz, date_only_time=DEADLINE_TIME if option == "deadline" else None)
+        return parse_when(
+            value,
+            tz,
+            date_only_time=DEADLINE_TIME if option == "deadline" else None,
+            same_day_as=same_day_as,
+        )
     except TimeFormatError as exc:
-        flag = "--" + option.replace("_", "-")
-        raise UsageError(
-            f"{flag}: {value!r} is not a date and time like 2026-04-30T23:59 ({exc})"
-        ) from exc
+        raise UsageError(time_error(f"--{option.replace('_', '-')}", value, exc, tz)) from None
 
 
-def given_values(args: argparse.Namespace, tz: ZoneInfo) -> dict[str, Any]:
-    """The field values given on the command line ('' clears an optional one)."""
+def time_error(flag: str, value: str, exc: TimeFormatError, tz: ZoneInfo) -> str:
+    """One line: the option, what was given, what is wrong and, when unreadable, examples."""
+    problem = exc.message
+    if exc.reason == TimeFormatError.FORMAT:
+        problem += " " + time_examples(tz)
+    return f"{flag} {value!r}: {problem}"
+
+
+def time_examples(tz: ZoneInfo) -> str:
+    """How to write a time, with a date a month from today (the injected clock)."""
+    day = (utcnow().astimezone(tz) + timedelta(days=30)).date()
+    return _("Write it like {iso}, {dotted} or \u201ctomorrow 18:00\u201d.").format(
+        iso=f"{day.isoformat()}T18:00", dotted=day.strftime("%d.%m.%Y") + " 18:00"
+    )
+
+
+def given_values(
+    args: argparse.Namespace, tz: ZoneInfo, *, starts_at: datetime | None = None
+) -> dict[str, Any]:
+    """The field values given on the command line ('' clears an optional one).
+
+    A bare time for --ends-at is on the day of --starts-at, else of `starts_at` (the stored
+    start of the meeting being edited).
+    """
     values: dict[str, Any] = {}
     for name in (*TEXT_OPTIONS, "topic", "location", "url", "remind"):
         value = getattr(args, name)
@@ -196,7 +232,11 @@ def given_values(args: argparse.Namespace, tz: ZoneInfo) -> dict[str, Any]:
         value = getattr(args, name)
         if value is None:
             continue
-        values[name] = None if value == "" and name != "publish_at" else parse_time(name, value, tz)
+        if value == "" and name != "publish_at":
+            values[name] = None
+            continue
+        same_day = (values.get("starts_at") or starts_at) if name == "ends_at" else None
+        values[name] = parse_time(name, value, tz, same_day_as=same_day)
     if args.repeat is not None:
         try:
             values["repeat"] = parse_repeat(args.repeat, tz)
@@ -214,7 +254,7 @@ def parse_day(option: str, value: str, tz: ZoneInfo) -> date:
     try:
         return parse_when(value, tz, date_only_time=time(12, 0)).astimezone(tz).date()
     except TimeFormatError as exc:
-        raise UsageError(f"{option}: {value!r} is not a date like 2026-12-17 ({exc})") from exc
+        raise UsageError(time_error(option, value, exc, tz)) from None
 
 
 async def open_service(settings: Settings) -> tuple[Storage, AnnouncementService]:
@@ -268,7 +308,10 @@ async def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
     with use_language("en"):
         storage, service = await open_service(settings)
         try:
-            changes = given_values(args, settings.timezone)
+            starts_at = None
+            if args.ends_at and args.starts_at is None:
+                starts_at = (await service.get(args.id)).fields.starts_at
+            changes = given_values(args, settings.timezone, starts_at=starts_at)
             if not changes:
                 return fail("announce edit: give at least one option to change")
             result = await service.edit(args.id, changes, actor=actor(), notify=args.notify)

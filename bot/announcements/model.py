@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -24,6 +25,9 @@ DEADLINE_TIME = time(23, 59)
 # A publish time this far in the past still counts as "now" (typing takes a moment).
 PUBLISH_GRACE = timedelta(minutes=5)
 OPTIONAL_LANGUAGES = ("uk", "en")
+# A web address typed without http(s)://: a host name with a dot and a top-level domain of
+# letters, then optionally a port and a path, query or fragment.
+_SCHEMELESS = re.compile(r"^(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?::\d{1,5})?(?:[/?#]\S*)?$")
 
 
 class Kind(StrEnum):
@@ -178,7 +182,20 @@ def tax_campaign_deadline(now: datetime, tz: ZoneInfo) -> datetime:
 
 
 def check_url(url: str) -> str:
-    """The URL if it is an absolute http(s) address, else AnnouncementError."""
+    """The URL if it is an absolute http(s) address, else AnnouncementError.
+
+    An address typed without a scheme ('ngo.krakow.pl/konkursy') gets https://.
+    """
+    url = url.strip()
+    if _SCHEMELESS.match(url):
+        url = "https://" + url
+    if "://" not in url:
+        raise AnnouncementError(
+            "url",
+            _("This is not a link. Write an address like {short} or {full}.").format(
+                short="ngo.krakow.pl/konkursy", full="https://ngo.krakow.pl/konkursy"
+            ),
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
         raise AnnouncementError(
@@ -218,12 +235,12 @@ def validate(
             ),
         )
     if fields.url is not None:
-        check_url(fields.url)
+        fields = fields.replace(url=check_url(fields.url))
     _check_dates(fields, now, set(FIELD_NAMES if changed is None else changed))
     try:
         remind = offsets.canonical(fields.remind)
     except offsets.OffsetError as exc:
-        raise AnnouncementError("remind", remind_error(str(exc))) from exc
+        raise AnnouncementError("remind", remind_error(exc.message)) from exc
     return fields.replace(remind=remind, repeat=_checked_repeat(fields, tz))
 
 

@@ -34,6 +34,7 @@ from types import MappingProxyType
 from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
+from bot.i18n import N_, LocalisedError
 from bot.reminders.localtime import local_at, require_aware
 
 Unit = Literal["w", "d", "h", "m", "mondays"]
@@ -53,8 +54,11 @@ _OFFSET = re.compile(
 )
 
 
-class OffsetError(ValueError):
-    """A `--remind` list that does not follow the grammar; the message names the bad part."""
+class OffsetError(LocalisedError):
+    """A `--remind` list that does not follow the grammar; the message names the bad part.
+
+    `message` is in the current language (the chat's, the CLI's English); `str()` in English.
+    """
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class Offset:
     def __post_init__(self) -> None:
         problem = _problem(self.amount, self.unit, self.at)
         if problem is not None:
-            raise OffsetError(f"reminder offset {self.text()!r}: {problem}")
+            raise OffsetError(problem, part=self.text())
 
     @property
     def calendar(self) -> bool:
@@ -142,23 +146,23 @@ class Offset:
 
 
 def _problem(amount: int, unit: str, at: time | None) -> str | None:
-    """Why these parts make no offset, or None when they do."""
+    """Why these parts make no offset (a message template with {part}), or None when they do."""
     if unit not in _UNIT_ORDER:
-        return "the unit must be w, d, h or m"
+        return N_("Reminder offset '{part}': the unit must be w, d, h or m.")
     if unit == MONDAYS:
         if amount != 0 or at is None:
-            return "write it as mondays@HH:MM, without a number"
+            return N_("Reminder offset '{part}': write it as mondays@HH:MM, without a number.")
     elif amount < 0:
-        return "the amount must not be negative"
+        return N_("Reminder offset '{part}': the amount must not be negative.")
     if amount == 0 and at is None:
-        return "0 needs a time of day, e.g. 0d@08:00"
+        return N_("Reminder offset '{part}': 0 needs a time of day, e.g. 0d@08:00.")
     if (
         timedelta(days=amount * _DAYS.get(unit, 0), minutes=amount * _MINUTES.get(unit, 0))
         > MAX_LEAD
     ):
-        return "reaches more than a year back"
+        return N_("Reminder offset '{part}' reaches more than a year back.")
     if at is not None and (at.tzinfo is not None or at.second or at.microsecond):
-        return "the time of day must be a plain local HH:MM"
+        return N_("Reminder offset '{part}': the time of day must be a plain local HH:MM.")
     return None
 
 
@@ -174,10 +178,14 @@ def parse_offsets(spec: str) -> tuple[Offset, ...]:
     if len(parts) == 1 and parts[0].lower() == NONE:
         return ()
     if parts == [""]:
-        raise OffsetError(f"no reminder offsets given; write {NONE!r} to switch reminders off")
+        raise OffsetError(N_("There are no reminder offsets; write 'none' to switch them off."))
     offsets = normalise(_parse_one(part) for part in parts)
     if len(offsets) > MAX_OFFSETS:
-        raise OffsetError(f"at most {MAX_OFFSETS} reminders, got {len(offsets)}")
+        raise OffsetError(
+            N_("There can be at most {limit} reminders, not {count}."),
+            limit=MAX_OFFSETS,
+            count=len(offsets),
+        )
     return offsets
 
 
@@ -188,20 +196,29 @@ def canonical(spec: str) -> str:
 
 def _parse_one(part: str) -> Offset:
     if not part:
-        raise OffsetError("an empty reminder offset (two commas, or a comma at an end)")
+        raise OffsetError(
+            N_("An empty reminder offset (two commas, or a comma at an end) is not allowed.")
+        )
     if part.lower() == NONE:
-        raise OffsetError(f"{NONE!r} switches reminders off and cannot be combined with offsets")
+        raise OffsetError(N_("'none' switches reminders off and cannot be combined with offsets."))
     match = _OFFSET.fullmatch(part.lower())
     if match is None:
         raise OffsetError(
-            f"reminder offset {part!r} is not N followed by w, d, h or m, optionally "
-            "@HH:MM (e.g. 3d@09:00 or 2h), or mondays@HH:MM"
+            N_(
+                "Reminder offset '{part}' is not N followed by w, d, h or m, optionally "
+                "@HH:MM (e.g. 3d@09:00 or 2h), or mondays@HH:MM."
+            ),
+            part=part,
         )
     at = None
     if match["hour"] is not None:
         hour, minute = int(match["hour"]), int(match["minute"])
         if hour > 23 or minute > 59:
-            raise OffsetError(f"reminder offset {part!r}: {hour}:{minute:02d} is not a time of day")
+            raise OffsetError(
+                N_("Reminder offset '{part}': {clock} is not a time of day."),
+                part=part,
+                clock=f"{hour}:{minute:02d}",
+            )
         at = time(hour, minute)
     if match["mondays"]:
         amount, unit = 0, MONDAYS
@@ -209,7 +226,7 @@ def _parse_one(part: str) -> Offset:
         amount, unit = int(match["amount"]), cast(Unit, match["unit"])
     problem = _problem(amount, unit, at)
     if problem is not None:
-        raise OffsetError(f"reminder offset {part!r}: {problem}")
+        raise OffsetError(problem, part=part)
     return Offset(amount, unit, at)
 
 

@@ -299,13 +299,10 @@ def parse_moment(step: Step, answer: str, data: dict[str, Any], ctx: Context) ->
             tz,
             date_only_time=DEADLINE_TIME if step is Step.DEADLINE else None,
             same_day_as=starts_at if step is Step.ENDS_AT else None,
+            now=now,
         )
     except TimeFormatError as exc:
-        if exc.reason == TimeFormatError.TIME_NEEDED:
-            raise FlowError(_("Please add the time of day.")) from None
-        if exc.reason == TimeFormatError.NONEXISTENT:
-            raise FlowError(_("This time does not exist: the clocks go forward then.")) from None
-        raise FlowError(_("I could not read this date.")) from None
+        raise FlowError(escape(exc.message)) from None
     if value <= now:
         raise FlowError(_("This date is in the past."))
     if step is Step.ENDS_AT and starts_at is not None and value <= starts_at:
@@ -357,12 +354,12 @@ def parse_remind(answer: str, data: dict[str, Any]) -> str:
         return kind.default_remind
     try:
         return offsets.canonical(answer)
-    except offsets.OffsetError:
+    except offsets.OffsetError as exc:
         raise FlowError(
             _(
-                "I cannot read the reminders \u201c{answer}\u201d. Choose one of the buttons "
-                "below, or write e.g. 7d@09:00,1d@09:00 (7 and 1 days before, at 09:00)."
-            ).format(answer=escape(answer))
+                "{problem} Choose one of the buttons below, or write e.g. 7d@09:00,1d@09:00 "
+                "(7 and 1 days before, at 09:00)."
+            ).format(problem=escape(exc.message))
         ) from None
 
 
