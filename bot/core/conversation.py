@@ -1,6 +1,6 @@
 """What the bot last offered each person in a chat: a yes/no question, numbered choices.
 
-A person may answer a question with a word instead of its button ("Tak!", "так.", "ok", "no")
+A person may answer a question with a word instead of its button ("Tak!", "ok", "no", their Ukrainian forms)
 and pick a button by its number ("2"), as the console shows them. The core remembers, per chat
 and sender, the buttons of its latest reply that had any (for a while) and whether its latest
 replies asked yes or no (for a shorter while: a late "tak" must not erase anything). This is
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import utcnow
+from bot.core.answerwords import NO_WORDS, YES_WORDS
 from bot.core.messages import ChatRef, Confirmation, Incoming, Reply
 
 # What a yes/no question's buttons add to their command: `forget yes`, `forget no`.
@@ -26,20 +27,6 @@ DECLINE_WORD = "no"
 CONFIRMATION_TTL = timedelta(minutes=10)
 CHOICES_TTL = timedelta(hours=1)
 MAX_REMEMBERED = 10_000
-# Words that answer a yes/no question, in every language the bot speaks (not Russian).
-YES_WORDS = frozenset(
-    {
-        "tak",  # pl
-        "ok",
-        "okej",
-        "так",  # uk
-        "гаразд",
-        "ок",
-        "yes",  # en
-        "y",
-    }
-)
-NO_WORDS = frozenset({"nie", "ні", "no", "n"})
 # A number typed on its own, as a choice: "2", "2.", "2)", "#2".
 _NUMBER = re.compile(r"#?(\d{1,9})[.)]?")
 

@@ -1,0 +1,20 @@
+"""The words that answer a yes/no question in Polish, Ukrainian and English: parsing data for
+bot.core.conversation (like the date parser's day words, not interface text). Not Russian.
+"""
+
+from __future__ import annotations
+
+# Words that answer a yes/no question, in every language the bot speaks (not Russian).
+YES_WORDS = frozenset(
+    {
+        "tak",  # pl
+        "ok",
+        "okej",
+        "так",  # uk
+        "гаразд",
+        "ок",
+        "yes",  # en
+        "y",
+    }
+)
+NO_WORDS = frozenset({"nie", "ні", "no", "n"})
