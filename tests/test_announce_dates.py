@@ -215,17 +215,17 @@ def test_impossible_dates_in_polish_and_ukrainian() -> None:
     with use_language("pl"):
         assert raised.value.message == "Nie ma dnia 31 lutego 2027: luty 2027 ma 28 dni."
     with use_language("uk"):
-        assert raised.value.message == "Немає дати 31 лютого 2027: лютий 2027 має 28 днів."
+        assert raised.value.message == "Дати 31 лютого 2027 не існує: лютий 2027 має 28 днів."
     with pytest.raises(TimeFormatError) as january:
         parse("32.01.2027", WEDNESDAY, date_only_time=DEADLINE)
     with use_language("uk"):
-        assert january.value.message == "Немає дати 32 січня 2027: січень 2027 має 31 день."
+        assert january.value.message == "Дати 32 січня 2027 не існує: січень 2027 має 31 день."
     with pytest.raises(TimeFormatError) as hour:
         parse("30.04.2027 25:00", WEDNESDAY)
     with use_language("pl"):
-        assert hour.value.message == "Nie ma godziny 25: godziny są od 0 do 23."
+        assert hour.value.message == "Nie ma godziny 25: godzina to liczba od 0 do 23."
     with use_language("uk"):
-        assert hour.value.message == "Немає години 25: години бувають від 0 до 23."
+        assert hour.value.message == "Години 25 не існує: година — це число від 0 до 23."
 
 
 def test_a_leap_day_exists() -> None:
@@ -308,9 +308,9 @@ async def test_the_flow_explains_an_impossible_date_in_the_chats_language(say: S
     assert "Nie ma godziny 25" in hour.text
     await say("/language uk", **BOSS)
     (ukrainian,) = await say("31.02.2027", **BOSS)
-    assert "Немає дати 31 лютого 2027: лютий 2027 має 28 днів." in ukrainian.text
+    assert "Дати 31 лютого 2027 не існує: лютий 2027 має 28 днів." in ukrainian.text
     (month,) = await say("01.13.2027", **BOSS)
-    assert "Немає місяця 13" in month.text
+    assert "Місяця 13 не існує" in month.text
 
 
 async def test_a_correction_in_chat_takes_words_too(

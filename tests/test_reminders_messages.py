@@ -18,12 +18,12 @@ BOSS = {"chat": "boss"}
 @pytest.mark.parametrize(
     ("spec", "polish", "ukrainian"),
     [
-        ("3x", "Przypomnienie „3x” to nie liczba", "Нагадування «3x» — це не число"),
-        ("0d", "Przypomnienie „0d”: przy 0 podaj godzinę", "Нагадування «0d»: для 0 потрібен"),
-        ("400d", "Przypomnienie „400d” sięga ponad rok wstecz", "сягає більш ніж на рік"),
-        ("1d@25:00", "25:00 to nie jest godzina", "25:00 — це не час доби"),
+        ("3x", "Przypomnienie „3x” nie ma postaci liczby", "Нагадування «3x» — це не число"),
+        ("0d", "Przypomnienie „0d”: przy 0 podaj godzinę", "Нагадування «0d»: для 0 вкажіть час"),
+        ("400d", "Przypomnienie „400d” wypada ponad rok przed datą", "припадає більш ніж за рік"),
+        ("1d@25:00", "25:00 to nie jest poprawna godzina", "25:00 — неправильний час"),
         ("none,1d", "nie można go łączyć", "не можна поєднувати"),
-        ("1d,,2h", "Puste przypomnienie", "Порожнє нагадування"),
+        ("1d,,2h", "nie może mieć pustych pozycji", "не може бути порожніх позицій"),
         (",".join(f"{n}d" for n in range(1, 12)), "najwyżej 10, a podano 11", "щонайбільше 10"),
     ],
 )
@@ -56,5 +56,5 @@ async def test_the_flow_says_what_is_wrong_with_the_reminders(say: Say) -> None:
     assert "announce pick remind 1d@09:00" in [b.command for b in polish.all_buttons()]
     await say("/language uk", **BOSS)
     (ukrainian,) = await say("400d", **BOSS)
-    assert "Нагадування «400d» сягає більш ніж на рік назад." in ukrainian.text
+    assert "Нагадування «400d» припадає більш ніж за рік до дати." in ukrainian.text
     assert "reaches" not in ukrainian.text

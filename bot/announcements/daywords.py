@@ -30,7 +30,8 @@ DAYS_AHEAD = MappingProxyType(
         for word in words
     }
 )
-# Weekday names (Monday is 0): nominative, and the accusative that follows "w" / "в", "у".
+# Weekday names (Monday is 0): nominative, and the accusative that follows "w" / "в", "у";
+# п'ятниця also as it is often typed, without the apostrophe.
 WEEKDAYS = MappingProxyType(
     {
         key(word): weekday
@@ -40,7 +41,7 @@ WEEKDAYS = MappingProxyType(
                 ("wtorek", "вівторок", "tuesday"),
                 ("środa", "środę", "середа", "середу", "wednesday"),
                 ("czwartek", "четвер", "thursday"),
-                ("piątek", "п'ятниця", "п'ятницю", "friday"),
+                ("piątek", "п'ятниця", "п'ятницю", "пятниця", "пятницю", "friday"),
                 ("sobota", "sobotę", "субота", "суботу", "saturday"),
                 ("niedziela", "niedzielę", "неділя", "неділю", "sunday"),
             )

@@ -10,8 +10,10 @@ YES_WORDS = frozenset(
         "tak",  # pl
         "ok",
         "okej",
+        "dobrze",
         "так",  # uk
         "гаразд",
+        "добре",
         "ок",
         "yes",  # en
         "y",
