@@ -43,7 +43,7 @@ async def test_a_typed_yes_confirms_forget(say: Say, storage: Storage, word: str
     assert await unanswered(storage) == []
 
 
-@pytest.mark.parametrize("word", ["nie", "Nie!", "ні", "No.", "n"])
+@pytest.mark.parametrize("word", ["nie", "Nie!", "ні", "n"])
 async def test_a_typed_no_keeps_everything(say: Say, storage: Storage, word: str) -> None:
     await say("/subscribe grants")
     await say("/forget")
@@ -52,6 +52,15 @@ async def test_a_typed_no_keeps_everything(say: Say, storage: Storage, word: str
     chat = await storage.chats.get(ALA)
     assert chat is not None and await storage.chats.topics_of(chat.id) == {"grants"}
     assert await unanswered(storage) == []
+
+
+async def test_a_polish_no_is_not_taken_for_an_answer(say: Say, storage: Storage) -> None:
+    await say("/subscribe grants")
+    await say("/forget")
+    replies = await say("No.")
+    assert not any("nic nie zostało usunięte" in reply.text for reply in replies)
+    chat = await storage.chats.get(ALA)
+    assert chat is not None and await storage.chats.topics_of(chat.id) == {"grants"}
 
 
 async def test_russian_da_is_not_a_yes(say: Say, storage: Storage) -> None:
@@ -159,6 +168,13 @@ async def test_a_typed_yes_sends_the_correction_notice(
 def test_words_are_read_without_case_spacing_and_punctuation() -> None:
     assert bare_word("  Tak!!! ") == "tak"
     assert bare_word("«так».") == "так"
-    assert yes_or_no("OK.") is True and yes_or_no("ні!") is False
-    assert yes_or_no("да") is None and yes_or_no("нет") is None
-    assert yes_or_no("tak, ale") is None
+    assert yes_or_no("OK.", "pl") is True and yes_or_no("ні!", "uk") is False
+    assert yes_or_no("да", "uk") is None and yes_or_no("нет", "uk") is None
+    assert yes_or_no("tak, ale", "pl") is None
+    assert yes_or_no("Dobrze.", "pl") is True and yes_or_no("добре", "uk") is True
+
+
+def test_polish_no_is_neither_yes_nor_no() -> None:
+    """Colloquial Polish "no" means "yeah": in a Polish chat it must not cancel."""
+    assert yes_or_no("no", "pl") is None
+    assert yes_or_no("No!", "en") is False and yes_or_no("no", "uk") is False

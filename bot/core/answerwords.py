@@ -20,3 +20,5 @@ YES_WORDS = frozenset(
     }
 )
 NO_WORDS = frozenset({"nie", "ні", "no", "n"})
+# Colloquial Polish "no" means "yeah" ("no, jasne"): in a Polish chat it answers neither way.
+AMBIGUOUS_IN = {"pl": frozenset({"no"})}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import utcnow
-from bot.core.answerwords import NO_WORDS, YES_WORDS
+from bot.core.answerwords import AMBIGUOUS_IN, NO_WORDS, YES_WORDS
 from bot.core.messages import ChatRef, Confirmation, Incoming, Reply
 
 # What a yes/no question's buttons add to their command: `forget yes`, `forget no`.
@@ -116,9 +116,11 @@ def is_filler(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch)[0] in "PSZ"
 
 
-def yes_or_no(text: str) -> bool | None:
-    """True for a yes word, False for a no word, None for anything else."""
+def yes_or_no(text: str, language: str) -> bool | None:
+    """True for a yes word, False for a no word, None for anything else (in `language`)."""
     word = bare_word(text)
+    if word in AMBIGUOUS_IN.get(language, frozenset()):
+        return None
     if word in YES_WORDS:
         return True
     if word in NO_WORDS:

@@ -200,7 +200,7 @@ class Core:
     async def _typed_answer(self, ctx: Context, text: str) -> list[Reply] | None:
         """Yes or no typed while this sender's yes/no question waits here: as its button."""
         question = self.conversations.question(ctx.incoming)
-        answer = yes_or_no(text) if question is not None else None
+        answer = yes_or_no(text, ctx.language) if question is not None else None
         if question is None or answer is None:
             return None
         command = question.confirmation.yes if answer else question.confirmation.no

@@ -265,7 +265,7 @@ def parse_answer(step: Step, text: str, data: dict[str, Any], ctx: Context) -> d
     if step is Step.REMIND:
         return {"remind": parse_remind(lowered, data)}
     if step is Step.URGENT:
-        urgent = yes_or_no(answer)
+        urgent = yes_or_no(answer, ctx.language)
         if urgent is None:
             raise FlowError(_("Please answer yes or no."))
         return {"urgent": urgent}
