@@ -217,9 +217,12 @@ def parse_day(option: str, value: str, tz: ZoneInfo) -> date:
         raise UsageError(f"{option}: {value!r} is not a date like 2026-12-17 ({exc})") from exc
 
 
-async def open_service(settings: Settings) -> tuple[Storage, AnnouncementService]:
+async def open_service(
+    settings: Settings, *, writable: bool = True
+) -> tuple[Storage, AnnouncementService]:
+    """The storage and the service; ``writable``: stop at once if the file is read-only."""
     topics = load_topics(settings.content_dir)
-    storage = await Storage.open(settings.db_path)
+    storage = await Storage.open(settings.db_path, writable=writable)
     return storage, AnnouncementService(storage, settings, topics)
 
 
@@ -423,7 +426,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
-    storage, service = await open_service(settings)
+    storage, service = await open_service(settings, writable=False)
     try:
         report = await service.deliveries(args.id)
     except UnknownAnnouncement:
