@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import json
@@ -11,16 +12,26 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.app import build_core
+from bot.clock import utcnow
+from bot.config import Settings
+from bot.core.messages import ChatKind, ChatRef, Reply
+from bot.core.service import Core
 from bot.faq import FaqMatcher
 from bot.faq.content import content_dir_from_env, load_faq
 from bot.faq.normalize import lemma_cyrillic, tokenize
 from bot.faq.render import render_answer
 from bot.storage import Storage
+from bot.transports.telegram import TelegramTransport
 from tests.conftest import BOT_COMMAND, Say, bot_env
+from tests.fakebotapi import FakeBotApi
 
 # Text no FAQ question is made of, each of which once was, or could be, a crash.
 ODD_TEXTS = {
@@ -271,3 +282,131 @@ def test_a_backup_into_a_read_only_folder_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"ngo-bot: cannot write the backup {target_dir / 'copy.sqlite3'}: ")
+
+
+# --- refusals of a group's settings in the audit log ---------------------------------------
+
+GROUP = {"chat": "-5", "platform": "telegram", "kind": ChatKind.GROUP}
+
+
+async def _audit(storage: Storage) -> list[tuple[str, str, str]]:
+    return [(e.actor, e.action, e.detail) for e in reversed(await storage.staff.audit_log())]
+
+
+def _exported(reply: Reply) -> dict[str, Any]:
+    assert reply.attachment is not None
+    data: dict[str, Any] = json.loads(reply.attachment.data)
+    return data
+
+
+async def test_a_member_refused_a_groups_settings_is_in_the_audit_log(
+    say: Say, storage: Storage
+) -> None:
+    (refusal,) = await say("/subscribe grants", **GROUP, sender="9", admin=False)
+    assert "administratorzy" in refusal.text
+    await say("/language uk", **GROUP, sender="9", admin=False)
+    await say("/start grants", **GROUP, sender="9", admin=False)  # a deep link into the group
+    await say("/subscribe news", **GROUP, sender="1", admin=True)  # an admin: no refusal
+    await say("/topics", **GROUP, sender="9", admin=False)  # reading is allowed: nothing
+    assert await _audit(storage) == [
+        ("telegram:9", "denied group setting", "subscribe in telegram:-5"),
+        ("telegram:9", "denied group setting", "language in telegram:-5"),
+        ("telegram:9", "denied group setting", "start in telegram:-5"),
+    ]
+
+
+async def test_only_who_which_command_and_where_is_kept(say: Say, storage: Storage) -> None:
+    await say("/subscribe grants my phone is 600 100 200", **GROUP, sender="9", admin=False)
+    ((_actor, _action, detail),) = await _audit(storage)
+    assert detail == "subscribe in telegram:-5"
+
+
+async def test_the_person_gets_their_refusals_in_a_private_export_never_in_the_group(
+    say: Say, storage: Storage
+) -> None:
+    await say("/subscribe grants", **GROUP, sender="9", admin=False)
+    (group_export,) = await say("/export", **GROUP, sender="9", admin=False)
+    assert "audit_log" not in _exported(group_export)
+    (private_export,) = await say("/export", chat="9", platform="telegram")
+    (entry,) = _exported(private_export)["audit_log"]
+    assert (entry["action"], entry["detail"]) == (
+        "denied group setting",
+        "subscribe in telegram:-5",
+    )
+    (nothing_refused,) = await say("/export", chat="10", platform="telegram")
+    assert "audit_log" not in _exported(nothing_refused)
+
+
+async def test_forget_erases_the_persons_refusals_and_a_groups(say: Say, storage: Storage) -> None:
+    other = {**GROUP, "chat": "-6"}
+    await say("/subscribe grants", **GROUP, sender="9", admin=False)
+    await say("/subscribe grants", **other, sender="8", admin=False)
+    await say("/subscribe grants", **GROUP, sender="8", admin=False)
+    await say("/staff add telegram:7", chat="boss")  # a staff action: accountability, kept
+    await say("/forget yes", chat="9", platform="telegram")  # the person, in private
+    assert await _audit(storage) == [
+        ("telegram:8", "denied group setting", "subscribe in telegram:-6"),
+        ("telegram:8", "denied group setting", "subscribe in telegram:-5"),
+        ("console:boss", "staff add", "telegram:7"),
+    ]
+    await say("/forget yes", **GROUP, sender="1", admin=True)  # the group, by its admin
+    assert await _audit(storage) == [
+        ("telegram:8", "denied group setting", "subscribe in telegram:-6"),
+        ("console:boss", "staff add", "telegram:7"),
+    ]
+
+
+async def test_refusals_are_kept_90_days(storage: Storage) -> None:
+    now = utcnow()
+    await storage.staff.audit_refusal(
+        "telegram:9", "language", "telegram:-5", now - timedelta(days=91)
+    )
+    await storage.staff.audit_refusal("telegram:9", "announce", now=now - timedelta(days=91))
+    await storage.staff.audit("telegram:1000", "staff add", "telegram:7")
+    await storage.staff.audit_refusal("telegram:8", "subscribe", "telegram:-5", now)
+    assert await _audit(storage) == [
+        ("telegram:1000", "staff add", "telegram:7"),
+        ("telegram:8", "denied group setting", "subscribe in telegram:-5"),
+    ]
+
+
+async def test_a_group_that_becomes_a_supergroup_keeps_its_refusals(
+    say: Say, storage: Storage, core: Core
+) -> None:
+    await say("/subscribe grants", **GROUP, sender="9", admin=False)
+    await core.chat_moved(ChatRef("telegram", "-5"), ChatRef("telegram", "-1005"))
+    assert await _audit(storage) == [
+        ("telegram:9", "denied group setting", "subscribe in telegram:-1005"),
+    ]
+    assert await storage.staff.forget_refusals(chat="telegram:-1005") == 1
+
+
+async def test_privacy_says_refusals_are_kept(say: Say) -> None:
+    (reply,) = await say("/privacy")
+    assert "identyfikator użytkownika, to polecenie i czat" in reply.text
+    await say("/language uk")
+    (reply,) = await say("/privacy")
+    assert "ідентифікатор користувача, команду й чат протягом 90 днів" in reply.text
+
+
+async def test_a_refusal_through_telegram_is_audited(
+    fake_bot_api: FakeBotApi, storage: Storage, settings: Settings
+) -> None:
+    configured = replace(
+        settings, telegram_token=fake_bot_api.token, telegram_api_base_url=fake_bot_api.base_url
+    )
+    transport = TelegramTransport(configured, build_core(storage, configured), lambda _: None)
+    await transport.start()
+    try:
+        await asyncio.wait_for(transport.ready.wait(), 10)
+        admin = fake_bot_api.make_user("Admin", language_code="pl")
+        member = fake_bot_api.make_user("Member", language_code="pl")
+        group = fake_bot_api.add_group("Fundacja", admins=[admin], members=[member])
+        fake_bot_api.inject_command(member, "language", "uk", chat=group)
+        (refusal,) = await fake_bot_api.wait_for_messages(group.id, 1)
+        assert "administratorzy" in refusal.text
+    finally:
+        await transport.stop()
+    assert await _audit(storage) == [
+        (f"telegram:{member.id}", "denied group setting", f"language in telegram:{group.id}")
+    ]
