@@ -53,6 +53,24 @@ def is_read_only_error(exc: BaseException) -> bool:
     return "readonly database" in str(exc)
 
 
+class _Guard:
+    """The connection's lock, turning SQLite's read-only error into one naming the file."""
+
+    __slots__ = ("_lock", "_path")
+
+    def __init__(self, lock: asyncio.Lock, path: Path) -> None:
+        self._lock = lock
+        self._path = path
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+
+    async def __aexit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        self._lock.release()
+        if exc is not None and is_read_only_error(exc):
+            raise read_only_error(self._path, exc) from exc
+
+
 class _NameReadOnly:
     """Turns SQLite's read-only error into one naming the database file (a cheap ``with``)."""
 
@@ -111,6 +129,7 @@ class Database:
         self._lock = asyncio.Lock()
         self.path = path
         self._name_read_only = _NameReadOnly(path)
+        self._guard = _Guard(self._lock, path)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True, writable: bool = False) -> Database:
@@ -192,7 +211,8 @@ class Database:
         for migration in pending:
             if migration.version <= current:
                 continue
-            await self._apply(migration)
+            with self._name_read_only:
+                await self._apply(migration)
             applied.append(migration)
             log.info("applied migration %04d_%s", migration.version, migration.name)
         return applied
@@ -200,34 +220,30 @@ class Database:
     async def _apply(self, migration: Migration) -> None:
         keys_off = migration.sql.startswith(FOREIGN_KEYS_OFF)
         async with self._lock:
-            with self._name_read_only:
-                await self._apply_locked(migration, keys_off)
-
-    async def _apply_locked(self, migration: Migration, keys_off: bool) -> None:
-        if keys_off:  # has no effect inside a transaction: switched before BEGIN
-            await self._conn.execute("PRAGMA foreign_keys = OFF")
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            await self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            )
-            for statement in split_sql(migration.sql):
-                await self._conn.execute(statement)
-            if keys_off:
-                await self._check_foreign_keys(migration)
-            await self._conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.name, to_db(utcnow())),
-            )
-            await self._conn.execute(f"PRAGMA user_version = {int(migration.version)}")
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
-        finally:
-            if keys_off:
-                await self._conn.execute("PRAGMA foreign_keys = ON")
+            if keys_off:  # has no effect inside a transaction: switched before BEGIN
+                await self._conn.execute("PRAGMA foreign_keys = OFF")
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self._conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                )
+                for statement in split_sql(migration.sql):
+                    await self._conn.execute(statement)
+                if keys_off:
+                    await self._check_foreign_keys(migration)
+                await self._conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, to_db(utcnow())),
+                )
+                await self._conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            finally:
+                if keys_off:
+                    await self._conn.execute("PRAGMA foreign_keys = ON")
 
     async def _check_foreign_keys(self, migration: Migration) -> None:
         async with self._conn.execute("PRAGMA foreign_key_check") as cursor:
@@ -240,37 +256,34 @@ class Database:
 
     # --- statements -------------------------------------------------------------------------
 
-    # A write refused because the file is read-only raises ReadOnlyDatabaseError naming it.
+    # Through the guard, a write refused because the file is read-only raises
+    # ReadOnlyDatabaseError naming it.
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        with self._name_read_only:
-            async with self._lock, self._conn.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+        async with self._guard, self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        with self._name_read_only:
-            async with self._lock, self._conn.execute(sql, params) as cursor:
-                row: sqlite3.Row | None = await cursor.fetchone()
-                return row
+        async with self._guard, self._conn.execute(sql, params) as cursor:
+            row: sqlite3.Row | None = await cursor.fetchone()
+            return row
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement on its own (autocommit); return the rows it changed."""
-        with self._name_read_only:
-            async with self._lock, self._conn.execute(sql, params) as cursor:
-                return cursor.rowcount
+        async with self._guard, self._conn.execute(sql, params) as cursor:
+            return cursor.rowcount
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back if the block raises."""
-        with self._name_read_only:
-            async with self._lock:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield Transaction(self._conn)
-                except BaseException:
-                    await self._conn.execute("ROLLBACK")
-                    raise
-                await self._conn.execute("COMMIT")
+        async with self._guard:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
 
 
 class Transaction:
