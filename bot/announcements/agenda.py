@@ -210,8 +210,8 @@ def calendar_sequence(announcement: Announcement) -> int:
     0 before any change, and strictly higher after each one — an edit, or one occurrence held
     elsewhere (the series and its RECURRENCE-ID override share it) — because the store
     records every change at least a second after the previous (``bot.storage.revision``).
-    Seconds rather than a counter: files exported before kept the same numbers, and stay
-    below them. Fits a 32-bit integer for 68 years.
+    Seconds rather than a counter, so that every number already sent out in a calendar file
+    stays below the next one; they fit a 32-bit integer for 68 years.
     """
     return int((announcement.updated_at - announcement.created_at).total_seconds())
 

@@ -179,17 +179,17 @@ def vtimezone(tz: ZoneInfo, first_year: int, last_year: int) -> Timezone:
     """A VTIMEZONE for `tz` valid from before 1 January `first_year` to the end of `last_year`.
 
     Built from zoneinfo's transitions, from the year before `first_year` on (so that every time
-    of `first_year` follows an onset). Each kind of change (offsets, name, DST flag) becomes one
-    STANDARD or DAYLIGHT observance:
+    of `first_year` follows an onset). The changes of each kind (offsets, name, DST flag) become
+    STANDARD or DAYLIGHT observances:
 
-    - when its changes follow a yearly rule (Europe/Warsaw: DAYLIGHT on the last Sunday of
-      March at 02:00, STANDARD on the last Sunday of October at 03:00), the observance starts
-      at the first of them with that RRULE, open-ended while the zone keeps the rule to the end
-      of the span (so a recurring meeting in 2040 gets the right offset), else with an UNTIL;
-    - otherwise (a zone whose changes move from year to year) each change is its own
-      observance with a single DTSTART: never an RDATE list, which readers such as Mozilla's
-      ical.js read only the first value of;
-    - a zone without changes in the span has one STANDARD observance with its fixed offset.
+    - years of changes that follow a yearly rule (Europe/Warsaw: DAYLIGHT on the last Sunday of
+      March at 02:00, STANDARD on the last Sunday of October at 03:00) are one observance from
+      the first of them with that RRULE: open-ended when the zone still keeps the rule
+      RULE_CHECK_YEARS past the span (so a recurring meeting in 2040 gets the right offset),
+      else ending with an UNTIL;
+    - a change that follows no rule is an observance of its own with a single DTSTART: never
+      an RDATE list, which readers such as Mozilla's ical.js read only the first value of;
+    - a zone without changes has one observance with its fixed offset.
 
     Each onset is written in the local time *before* the change, as RFC 5545 requires; icalendar
     7.3's ``Timezone.from_tzinfo`` writes 03:00 for Warsaw's spring change, an hour late.
