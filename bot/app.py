@@ -142,7 +142,7 @@ async def stop_quietly(stop: Callable[[], Awaitable[None]], name: str) -> None:
 
 async def run_bot(settings: Settings) -> str | None:
     """`ngo-bot run` with at least one chat network configured; returns a failure or None."""
-    storage = await Storage.open(settings.db_path)
+    storage = await Storage.open(settings.db_path, writable=True)
     try:
         core = build_core(storage, settings)
         runtime = BotRuntime(settings, storage, core)

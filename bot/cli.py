@@ -165,7 +165,7 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings, *, heartbeat: b
         return EXIT_USAGE
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")
-    storage = await Storage.open(settings.db_path)
+    storage = await Storage.open(settings.db_path, writable=True)
     try:
         core = build_core(storage, settings)
         # Console chats are delivered to by whoever runs: here too, so a console-only setup

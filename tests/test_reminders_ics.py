@@ -201,27 +201,39 @@ def test_items_are_checked() -> None:
 # --- the VTIMEZONE itself -----------------------------------------------------------------------
 
 
-def onsets(timezone: Calendar, block: str) -> list[datetime]:
-    """DTSTART and RDATEs of every STANDARD or DAYLIGHT block, as naive local times."""
+def onsets(timezone: Calendar, block: str, through: int = 2028) -> list[datetime]:
+    """Every onset of the STANDARD or DAYLIGHT blocks to the end of `through`, as naive local
+    times: DTSTART, RDATEs, and the RRULE's occurrences."""
     found: list[datetime] = []
     for part in timezone.walk(block):
-        found.append(part.decoded("DTSTART"))
+        start = part.decoded("DTSTART")
+        found.append(start)
         rdates = part.get("RDATE", [])
         for rdate in rdates if isinstance(rdates, list) else [rdates]:
             found.extend(value.dt for value in rdate.dts)
-    return sorted(found)
+        if "RRULE" in part:
+            # dateutil refuses a UTC UNTIL with a naive DTSTART: compare it as a local time.
+            rule = part["RRULE"].to_ical().decode().replace("Z", "")
+            found.extend(
+                moment
+                for moment in rrulestr(rule, dtstart=start)
+                if moment.year <= through and moment != start
+            )
+    return sorted(moment for moment in found if moment.year <= through)
 
 
 def test_onsets_are_in_the_local_time_before_the_change() -> None:
     timezone = vtimezone(WARSAW, 2026, 2028)
-    # RFC 5545: DAYLIGHT from 02:00 (winter time), STANDARD from 03:00 (summer time).
+    # RFC 5545: DAYLIGHT from 02:00 (winter time), STANDARD from 03:00 (summer time); from the
+    # year before, so that January 2026 already follows an onset.
     assert onsets(timezone, "DAYLIGHT") == [
+        datetime(2025, 3, 30, 2, 0),
         datetime(2026, 3, 29, 2, 0),
         datetime(2027, 3, 28, 2, 0),
         datetime(2028, 3, 26, 2, 0),
     ]
     assert onsets(timezone, "STANDARD") == [
-        datetime(2026, 1, 1, 0, 0),
+        datetime(2025, 10, 26, 3, 0),
         datetime(2026, 10, 25, 3, 0),
         datetime(2027, 10, 31, 3, 0),
         datetime(2028, 10, 29, 3, 0),
@@ -264,8 +276,9 @@ def test_a_zone_without_changes_has_one_block() -> None:
     assert len(timezone.walk("STANDARD")) == 1 and timezone.walk("DAYLIGHT") == []
 
 
-def test_recurring_items_get_years_of_transitions() -> None:
-    (timezone,) = build().walk("VTIMEZONE")
-    assert max(onsets(timezone, "DAYLIGHT")).year == 2036
-    (short,) = build(items()[1:]).walk("VTIMEZONE")
-    assert max(onsets(short, "DAYLIGHT")).year == 2027
+def test_the_zones_yearly_rule_is_open_ended() -> None:
+    # A recurring meeting goes on past any list of transitions: the rule has no end.
+    for calendar in (build(), build(items()[1:])):
+        (timezone,) = calendar.walk("VTIMEZONE")
+        assert all("UNTIL" not in part["RRULE"] for part in timezone.walk("DAYLIGHT"))
+        assert datetime(2040, 3, 25, 2, 0) in onsets(timezone, "DAYLIGHT", through=2040)

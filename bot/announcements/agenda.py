@@ -185,8 +185,7 @@ def calendar_item(
     end = None
     if fields.starts_at is not None:
         end = fields.ends_at or fields.starts_at + MEETING_LENGTH
-    # The number of seconds it has been edited for: grows with every edit, 0 before any.
-    sequence = int((announcement.updated_at - announcement.created_at).total_seconds())
+    sequence = calendar_sequence(announcement)
     return CalendarItem(
         uid_key=f"announcement-{announcement.id}",
         title=fields.title(language),
@@ -203,6 +202,18 @@ def calendar_item(
         if fields.repeat
         else (),
     )
+
+
+def calendar_sequence(announcement: Announcement) -> int:
+    """The event's SEQUENCE: whole seconds from its creation to its latest change.
+
+    0 before any change, and strictly higher after each one — an edit, or one occurrence held
+    elsewhere (the series and its RECURRENCE-ID override share it) — because the store
+    records every change at least a second after the previous (``bot.storage.revision``).
+    Seconds rather than a counter, so that every number already sent out in a calendar file
+    stays below the next one; they fit a 32-bit integer for 68 years.
+    """
+    return int((announcement.updated_at - announcement.created_at).total_seconds())
 
 
 def _is_end_of_day(moment: datetime, tz: ZoneInfo) -> bool:

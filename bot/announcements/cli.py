@@ -257,9 +257,12 @@ def parse_day(option: str, value: str, tz: ZoneInfo) -> date:
         raise UsageError(time_error(option, value, exc, tz)) from None
 
 
-async def open_service(settings: Settings) -> tuple[Storage, AnnouncementService]:
+async def open_service(
+    settings: Settings, *, writable: bool = True
+) -> tuple[Storage, AnnouncementService]:
+    """The storage and the service; ``writable``: stop at once if the file is read-only."""
     topics = load_topics(settings.content_dir)
-    storage = await Storage.open(settings.db_path)
+    storage = await Storage.open(settings.db_path, writable=writable)
     return storage, AnnouncementService(storage, settings, topics)
 
 
@@ -466,7 +469,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
-    storage, service = await open_service(settings)
+    storage, service = await open_service(settings, writable=False)
     try:
         report = await service.deliveries(args.id)
     except UnknownAnnouncement:

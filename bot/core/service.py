@@ -87,6 +87,7 @@ class Core:
     async def chat_moved(self, old: ChatRef, new: ChatRef) -> None:
         """A platform gave a chat a new id (a Telegram group became a supergroup)."""
         if await self.storage.chats.move(old, new):
+            await self.storage.staff.move_refusals(str(old), str(new))
             log.info("chat %s moved to %s", old, new)
 
     async def chat_reachable(self, ref: ChatRef, reachable: bool) -> None:
@@ -235,15 +236,22 @@ class Core:
     async def _refusal(self, ctx: Context, command: Command) -> Reply | None:
         """A polite refusal when the sender may not use the command here, else None."""
         if ctx.role < command.audience:
-            await self.storage.staff.audit(ctx.actor, "denied", command.name)
+            await self.storage.staff.audit_refusal(ctx.actor, command.name)
             log.warning("refused /%s to %s: not authorised", command.name, ctx.actor)
             if command.audience is Audience.ADMIN:
                 return Reply(_("Sorry, only the bot's administrators can use this command."))
             return Reply(_("Sorry, this command is for the office's staff only."))
         shared = ctx.incoming.kind.is_shared
         if command.admin_in_groups and shared and not ctx.incoming.sender_is_admin:
-            return Reply(_("Only this group's administrators can change its settings."))
+            return await self.refuse_group_setting(ctx, command.name)
         return None
+
+    async def refuse_group_setting(self, ctx: Context, command: str) -> Reply:
+        """A group member who is not its administrator tried to change its settings: audited."""
+        chat = str(ctx.chat.ref)
+        await self.storage.staff.audit_refusal(ctx.actor, command, chat=chat)
+        log.warning("refused /%s to %s in %s: not the group's admin", command, ctx.actor, chat)
+        return Reply(_("Only this group's administrators can change its settings."))
 
 
 def clean_text(text: str) -> str:

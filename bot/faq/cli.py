@@ -8,6 +8,7 @@ stores its handler as ``args.handler`` (a function returning the exit code).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -71,7 +72,7 @@ def run_faq_ask(args: argparse.Namespace) -> int:
     matcher = FaqMatcher(content)
     fallback = _default_language()
     questions: Iterable[str] = (
-        [args.question] if args.question is not None else _stdin_lines(sys.stdin)
+        [args.question] if args.question is not None else _stdin_lines(_lenient(sys.stdin))
     )
     first = True
     for question in questions:
@@ -112,6 +113,17 @@ def _result_json(result: FaqResult, text: str) -> dict[str, object]:
         "answer": text,
         "candidates": list(result.candidates),
     }
+
+
+def _lenient(stream: TextIO) -> TextIO:
+    """``stream`` decoding bytes that are not valid in its encoding as U+FFFD, not raising.
+
+    With ``PYTHONIOENCODING=utf-8`` (or a UTF-8 locale other than C.UTF-8) stdin is
+    strict, and one stray byte would end the whole run with a traceback.
+    """
+    if isinstance(stream, io.TextIOWrapper):
+        stream.reconfigure(errors="replace")
+    return stream
 
 
 def _stdin_lines(stream: TextIO) -> Iterable[str]:

@@ -168,6 +168,18 @@ def warm_up() -> None:
     _analyzers()
 
 
+def _lemmatisable(word: str) -> bool:
+    """True when pymorphy3 can analyse ``word``.
+
+    pymorphy3 asks ``unicodedata.name`` whether each letter is Latin, which
+    raises ``ValueError`` for a letter the Unicode database has no name for
+    (a code point unassigned in this Python's Unicode version, a Tangut or
+    other unnamed ideograph, a private-use character). Such a word is no
+    Ukrainian word anyway: it stays as typed.
+    """
+    return all(unicodedata.name(ch, "") for ch in word)
+
+
 @functools.lru_cache(maxsize=65536)
 def lemma_cyrillic(word: str) -> str:
     """Dictionary form of a Ukrainian (or Russian) word.
@@ -175,6 +187,8 @@ def lemma_cyrillic(word: str) -> str:
     An unknown word with Ukrainian-only letters gets pymorphy3's guess; any
     other unknown word stays as typed (typo matching takes it from there).
     """
+    if not _lemmatisable(word):
+        return word
     uk, ru = _analyzers()
     russian_only = any(ch in RUSSIAN_LETTERS for ch in word)
     if not russian_only:

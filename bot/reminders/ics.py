@@ -17,11 +17,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from dateutil.rrule import FR, MO, SA, SU, TH, TU, WE, YEARLY, rrule
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
 
 from bot.clock import utcnow
@@ -29,8 +31,14 @@ from bot.reminders.localtime import require_aware
 
 DEADLINE_LENGTH = timedelta(minutes=15)
 UID_DOMAIN = "ngo-outreach-bot"
-# Years of VTIMEZONE transitions after the last item when a rule repeats without end.
+# Years the VTIMEZONE describes after the last item when a rule repeats without end (a zone's
+# yearly rule is open-ended anyway; this bounds the list of a zone whose changes follow none).
 RECURRING_YEARS = 10
+# Years past those described in which a zone must still follow a yearly rule for the rule to
+# be written open-ended: Israel's "Friday before the last Sunday of March" is the 4th Friday
+# in 2028 and 2029, not in 2030; two matching years prove nothing.
+RULE_CHECK_YEARS = 8
+UNTIL_MARGIN = timedelta(days=1)
 # Transitions are searched in UTC steps of this size; no zone changes its offset twice within.
 _SCAN_STEP = timedelta(hours=6)
 
@@ -168,36 +176,150 @@ def _years(events: list[CalendarItem], tz: ZoneInfo, stamp: datetime) -> tuple[i
 
 
 def vtimezone(tz: ZoneInfo, first_year: int, last_year: int) -> Timezone:
-    """A VTIMEZONE for `tz` from 1 January `first_year` to the end of `last_year`.
+    """A VTIMEZONE for `tz` valid from before 1 January `first_year` to the end of `last_year`.
 
-    Built from zoneinfo's transitions, one STANDARD/DAYLIGHT block per kind of change with the
-    later ones as RDATEs. Each onset is written in the local time *before* the change, as RFC
-    5545 requires (Europe/Warsaw: DAYLIGHT from 02:00, STANDARD from 03:00); icalendar 7.3's
-    ``Timezone.from_tzinfo`` writes 03:00 for the spring change, an hour late for strict readers.
+    Built from zoneinfo's transitions, from the year before `first_year` on (so that every time
+    of `first_year` follows an onset). The changes of each kind (offsets, name, DST flag) become
+    STANDARD or DAYLIGHT observances:
+
+    - years of changes that follow a yearly rule (Europe/Warsaw: DAYLIGHT on the last Sunday of
+      March at 02:00, STANDARD on the last Sunday of October at 03:00) are one observance from
+      the first of them with that RRULE: open-ended when the zone still keeps the rule
+      RULE_CHECK_YEARS past the span (so a recurring meeting in 2040 gets the right offset),
+      else ending with an UNTIL;
+    - a change that follows no rule is an observance of its own with a single DTSTART: never
+      an RDATE list, which readers such as Mozilla's ical.js read only the first value of;
+    - a zone without changes has one observance with its fixed offset.
+
+    Each onset is written in the local time *before* the change, as RFC 5545 requires; icalendar
+    7.3's ``Timezone.from_tzinfo`` writes 03:00 for Warsaw's spring change, an hour late.
     """
     if tz.key is None:
         raise ValueError("the time zone needs a key such as 'Europe/Warsaw' for its TZID")
-    start = datetime(first_year, 1, 1, tzinfo=tz).astimezone(UTC)
-    end = datetime(last_year + 1, 1, 1, tzinfo=tz).astimezone(UTC)
-    initial = _state(start, tz)
-    blocks: dict[tuple[timedelta, timedelta, str, bool], list[datetime]] = {
-        (initial[0], *initial): [start.astimezone(tz).replace(tzinfo=None)]
-    }
-    for moment, before, after in _transitions(tz, start, end):
-        onset = (moment + before[0]).replace(tzinfo=None)
-        blocks.setdefault((before[0], *after), []).append(onset)
     timezone = Timezone()
     timezone.add("TZID", tz.key)
-    for (offset_from, offset_to, tzname, is_dst), onsets in blocks.items():
-        block = TimezoneDaylight() if is_dst else TimezoneStandard()
-        block.add("DTSTART", onsets[0])
-        if onsets[1:]:
-            block.add("RDATE", onsets[1:])
-        block.add("TZOFFSETFROM", offset_from)
-        block.add("TZOFFSETTO", offset_to)
-        block.add("TZNAME", tzname)
+    for (offset_from, offset_to, name, is_dst), onset, rule in _observances(
+        tz, first_year, last_year
+    ):
+        block = _observance(offset_from, offset_to, name, is_dst, onset)
+        if rule is not None:
+            block.add("RRULE", rule)
         timezone.add_component(block)
     return timezone
+
+
+@functools.lru_cache(maxsize=64)
+def _observances(tz: ZoneInfo, first_year: int, last_year: int) -> tuple[_Observance, ...]:
+    """What the VTIMEZONE says, computed once per zone and span (a scan of ~20 years)."""
+    start = datetime(first_year - 1, 1, 1, tzinfo=tz).astimezone(UTC)
+    # Changes are read RULE_CHECK_YEARS past the span: a rule the zone still follows to the
+    # end of those is its current one, written open-ended.
+    horizon = last_year + RULE_CHECK_YEARS
+    end = datetime(horizon + 1, 1, 1, tzinfo=tz).astimezone(UTC)
+    described = tuple(
+        (kind, run[0].onset, rule)
+        for kind, kind_changes in _changes(tz, start, end).items()
+        for run, rule in _runs(kind_changes, horizon)
+        if run[0].onset.year <= last_year
+    )
+    if described:
+        return described
+    offset, name, is_dst = _state(start, tz)
+    return (((offset, offset, name, is_dst), start.astimezone(tz).replace(tzinfo=None), None),)
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One change of a zone's offset: its instant (UTC) and its onset (local time before it)."""
+
+    instant: datetime
+    onset: datetime
+
+
+_Kind = tuple[timedelta, timedelta, str, bool]  # offset from, offset to, name, is DST
+_Observance = tuple[_Kind, datetime, dict[str, object] | None]  # kind, first onset, RRULE
+
+
+def _changes(tz: ZoneInfo, start: datetime, end: datetime) -> dict[_Kind, list[_Change]]:
+    """The zone's changes between `start` and `end`, grouped by kind, in time order."""
+    kinds: dict[_Kind, list[_Change]] = {}
+    for moment, before, after in _transitions(tz, start, end):
+        onset = (moment + before[0]).replace(tzinfo=None)
+        kinds.setdefault((before[0], *after), []).append(_Change(moment, onset))
+    return kinds
+
+
+def _runs(
+    changes: list[_Change], horizon: int
+) -> list[tuple[list[_Change], dict[str, object] | None]]:
+    """The changes cut into the longest runs that follow a yearly rule (with it), and
+    single changes that follow none (with None), in time order.
+
+    A rule still followed in the `horizon` year is open-ended; any other ends with an UNTIL
+    (in UTC, as RFC 5545 requires in a VTIMEZONE) a day after its run's last change: readers
+    that take the UTC time literally and those that compare it as a local time (icalendar
+    7.3's ``Timezone.to_tz``) then both stop after that change, a year before the next.
+    """
+    runs: list[tuple[list[_Change], dict[str, object] | None]] = []
+    i = 0
+    while i < len(changes):
+        end, rule = i + 1, None
+        while end < len(changes):
+            longer = yearly_rule(changes[i : end + 1])
+            if longer is None:
+                break
+            end, rule = end + 1, longer
+        run = changes[i:end]
+        if rule is not None and (end < len(changes) or run[-1].onset.year < horizon):
+            rule = {**rule, "UNTIL": run[-1].instant + UNTIL_MARGIN}
+        runs.append((run, rule))
+        i = end
+    return runs
+
+
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_DATEUTIL_WEEKDAYS = (MO, TU, WE, TH, FR, SA, SU)
+
+
+def yearly_rule(changes: list[_Change]) -> dict[str, object] | None:
+    """The RRULE (as a dict for vRecur) these changes follow, or None when they follow none.
+
+    A rule is "the n-th (or last) weekday of a month at a local time", once a year in
+    consecutive years: detected from the first change, then checked by expanding it over the
+    years and comparing with every change.
+    """
+    if len(changes) < 2:
+        return None  # a change made once (a zone moving to a new fixed offset) is no rule
+    first = changes[0].onset
+    weekday = _WEEKDAYS[first.weekday()]
+    last_of_month = (first + timedelta(days=7)).month != first.month
+    ordinal = -1 if last_of_month else (first.day - 1) // 7 + 1
+    rule: dict[str, object] = {
+        "FREQ": "YEARLY",
+        "BYMONTH": first.month,
+        "BYDAY": f"{ordinal}{weekday}",
+    }
+    expected = list(
+        rrule(
+            YEARLY,
+            dtstart=first,
+            bymonth=first.month,
+            byweekday=_DATEUTIL_WEEKDAYS[first.weekday()](ordinal),
+            count=len(changes),
+        )
+    )
+    return rule if expected == [change.onset for change in changes] else None
+
+
+def _observance(
+    offset_from: timedelta, offset_to: timedelta, name: str, is_dst: bool, onset: datetime
+) -> TimezoneStandard | TimezoneDaylight:
+    block = TimezoneDaylight() if is_dst else TimezoneStandard()
+    block.add("DTSTART", onset)
+    block.add("TZOFFSETFROM", offset_from)
+    block.add("TZOFFSETTO", offset_to)
+    block.add("TZNAME", name)
+    return block
 
 
 def _state(moment: datetime, tz: ZoneInfo) -> tuple[timedelta, str, bool]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bot.storage.announcements import AnnouncementStore, DraftStore
 from bot.storage.chats import Chat, ChatStore
-from bot.storage.database import Database, StorageError, backup_database
+from bot.storage.database import Database, ReadOnlyDatabaseError, StorageError, backup_database
 from bot.storage.faq import UnansweredStore
 from bot.storage.heartbeat import HeartbeatStore
 from bot.storage.inbox import InboxStore
@@ -34,11 +34,19 @@ class Storage:
         self.digests = DigestStore(db)
 
     @classmethod
-    async def open(cls, path: Path, *, migrate: bool = True) -> Storage:
-        return cls(await Database.open(path, migrate=migrate))
+    async def open(cls, path: Path, *, migrate: bool = True, writable: bool = False) -> Storage:
+        """Open the database; ``writable``: fail at once (one line) if it cannot be written."""
+        return cls(await Database.open(path, migrate=migrate, writable=writable))
 
     async def close(self) -> None:
         await self.db.close()
 
 
-__all__ = ["Chat", "Database", "Storage", "StorageError", "backup_database"]
+__all__ = [
+    "Chat",
+    "Database",
+    "ReadOnlyDatabaseError",
+    "Storage",
+    "StorageError",
+    "backup_database",
+]

@@ -15,6 +15,7 @@ from bot.reminders.planner import PlannedReminder
 from bot.storage.database import Database, Transaction
 from bot.storage.outbox import Recipients, add_broadcast, cancel_open_rows
 from bot.storage.reminders import cancel_reminders, write_plan
+from bot.storage.revision import change_time
 
 _COLUMNS = (
     "id, status, author, author_chat_ref, last_changed, created_at, updated_at, "
@@ -200,7 +201,12 @@ class AnnouncementStore:
             await tx.execute(
                 f"UPDATE announcements SET {assignments}, last_changed = ?, updated_at = ?"
                 " WHERE id = ?",
-                (*_to_row(fields), ",".join(sorted(changed)), to_db(now), announcement_id),
+                (
+                    *_to_row(fields),
+                    ",".join(sorted(changed)),
+                    await change_time(tx, announcement_id, now),
+                    announcement_id,
+                ),
             )
             await tx.execute(
                 "UPDATE outbox SET urgent = ? WHERE state IN ('pending', 'retrying')"
@@ -231,7 +237,7 @@ class AnnouncementStore:
             changed = await tx.execute(
                 "UPDATE announcements SET status = 'cancelled', updated_at = ?"
                 " WHERE id = ? AND status != 'cancelled'",
-                (to_db(now), announcement_id),
+                (await change_time(tx, announcement_id, now), announcement_id),
             )
             if not changed:
                 return False

@@ -32,6 +32,69 @@ class StorageError(RuntimeError):
     """The database cannot be used (unreadable file, a newer schema than this code knows)."""
 
 
+class ReadOnlyDatabaseError(StorageError):
+    """The database file, or the folder its WAL files go in, cannot be written."""
+
+
+# SQLite's primary result code for "attempt to write a readonly database"; its extended codes
+# (READONLY_DIRECTORY, READONLY_CANTINIT, ...) share the low byte.
+_SQLITE_READONLY = 8
+_SQLITE_CANTOPEN = 14
+_SQLITE_READONLY_DIRECTORY = _SQLITE_READONLY | (6 << 8)
+
+
+def is_read_only_error(exc: BaseException) -> bool:
+    """True when ``exc`` is SQLite refusing a write because it cannot write the file."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == _SQLITE_READONLY
+    return "readonly database" in str(exc)
+
+
+class _Guard:
+    """The connection's lock, turning SQLite's read-only error into one naming the file."""
+
+    __slots__ = ("_lock", "_path")
+
+    def __init__(self, lock: asyncio.Lock, path: Path) -> None:
+        self._lock = lock
+        self._path = path
+
+    async def __aenter__(self) -> None:
+        await self._lock.acquire()
+
+    async def __aexit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        self._lock.release()
+        if exc is not None and is_read_only_error(exc):
+            raise read_only_error(self._path, exc) from exc
+
+
+class _NameReadOnly:
+    """Turns SQLite's read-only error into one naming the database file (a cheap ``with``)."""
+
+    __slots__ = ("_path",)
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is not None and is_read_only_error(exc):
+            raise read_only_error(self._path, exc) from exc
+
+
+def read_only_error(path: Path, exc: BaseException) -> ReadOnlyDatabaseError:
+    """The one-line error ``ngo-bot`` prints for a database it cannot write."""
+    detail = str(exc)
+    if getattr(exc, "sqlite_errorcode", None) == _SQLITE_READONLY_DIRECTORY:
+        detail += f" (SQLite cannot create its -wal and -shm files in {path.parent})"
+    return ReadOnlyDatabaseError(f"cannot write to the database {path}: {detail}")
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -65,11 +128,23 @@ class Database:
         self._conn = conn
         self._lock = asyncio.Lock()
         self.path = path
+        self._name_read_only = _NameReadOnly(path)
+        self._guard = _Guard(self._lock, path)
 
     @classmethod
-    async def open(cls, path: Path, *, migrate: bool = True) -> Database:
-        """Open (creating folders and file as needed), set pragmas, apply migrations."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+    async def open(cls, path: Path, *, migrate: bool = True, writable: bool = False) -> Database:
+        """Open (creating folders and file as needed), set pragmas, apply migrations.
+
+        ``writable``: also make sure the file can be written now, so that a process that
+        is going to write (``ngo-bot run``, ``chat``, ``announce create``...) stops at
+        start with one line naming the file rather than at its first write.
+        """
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the folder of the database {path}: {exc.strerror}"
+            ) from exc
         try:
             conn = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -80,10 +155,27 @@ class Database:
             await db._configure()
             if migrate:
                 await db.migrate()
+            if writable:
+                await db.check_writable()
         except BaseException:
             await conn.close()
             raise
         return db
+
+    async def check_writable(self) -> None:
+        """Raise ReadOnlyDatabaseError unless a write to the file would succeed.
+
+        BEGIN IMMEDIATE alone succeeds on a read-only file; rewriting the schema version
+        with its own value is a real write, rolled back so nothing changes.
+        """
+        version = await self.schema_version()
+        async with self._lock:
+            with self._name_read_only:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._conn.execute(f"PRAGMA user_version = {int(version)}")
+                finally:
+                    await self._conn.execute("ROLLBACK")
 
     async def close(self) -> None:
         async with self._lock:
@@ -91,10 +183,11 @@ class Database:
 
     async def _configure(self) -> None:
         try:
-            await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await self._conn.execute("PRAGMA journal_mode = WAL")
-            await self._conn.execute("PRAGMA foreign_keys = ON")
-            await self._conn.execute("PRAGMA synchronous = NORMAL")
+            with self._name_read_only:  # switching to WAL writes (the file, or its folder)
+                await self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                await self._conn.execute("PRAGMA journal_mode = WAL")
+                await self._conn.execute("PRAGMA foreign_keys = ON")
+                await self._conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"{self.path} is not a usable SQLite database: {exc}") from exc
 
@@ -118,7 +211,8 @@ class Database:
         for migration in pending:
             if migration.version <= current:
                 continue
-            await self._apply(migration)
+            with self._name_read_only:
+                await self._apply(migration)
             applied.append(migration)
             log.info("applied migration %04d_%s", migration.version, migration.name)
         return applied
@@ -162,24 +256,27 @@ class Database:
 
     # --- statements -------------------------------------------------------------------------
 
+    # Through the guard, a write refused because the file is read-only raises
+    # ReadOnlyDatabaseError naming it.
+
     async def fetch_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        async with self._lock, self._conn.execute(sql, params) as cursor:
+        async with self._guard, self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
     async def fetch_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        async with self._lock, self._conn.execute(sql, params) as cursor:
+        async with self._guard, self._conn.execute(sql, params) as cursor:
             row: sqlite3.Row | None = await cursor.fetchone()
             return row
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement on its own (autocommit); return the rows it changed."""
-        async with self._lock, self._conn.execute(sql, params) as cursor:
+        async with self._guard, self._conn.execute(sql, params) as cursor:
             return cursor.rowcount
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back if the block raises."""
-        async with self._lock:
+        async with self._guard:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(self._conn)
@@ -239,13 +336,26 @@ def backup_database(source: Path, target: Path) -> None:
     """Online copy with SQLite's backup API: consistent even while the bot writes."""
     if not source.exists():
         raise StorageError(f"no database at {source}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(f"cannot write the backup {target}: {exc.strerror}") from exc
     src = sqlite3.connect(source, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        _copy_into(src, target)
+    finally:
+        src.close()
+
+
+def _copy_into(src: sqlite3.Connection, target: Path) -> None:
+    """SQLite's backup of ``src`` into the file ``target``; a file it cannot write, one line."""
     try:
         dst = sqlite3.connect(target)
         try:
             src.backup(dst, pages=256)
         finally:
             dst.close()
-    finally:
-        src.close()
+    except sqlite3.OperationalError as exc:
+        if is_read_only_error(exc) or exc.sqlite_errorcode & 0xFF == _SQLITE_CANTOPEN:
+            raise StorageError(f"cannot write the backup {target}: {exc}") from exc
+        raise

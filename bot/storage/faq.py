@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +21,19 @@ class FrequentQuestion:
     last_asked: datetime
 
 
+def storable_text(text: str) -> str:
+    """``text`` as kept: one line, at most 500 characters, valid UTF-8, no control characters.
+
+    A message may carry lone surrogates (JSON allows ``"\\udcff"``; a terminal's stray
+    bytes decode to them), which SQLite cannot encode, and NULs or other control
+    characters, which would garble the staff's ``unanswered`` list.
+    """
+    line = " ".join(text.split())
+    valid = line.encode("utf-8", "replace").decode("utf-8")
+    printable = "".join(ch for ch in valid if unicodedata.category(ch) != "Cc")
+    return printable[:MAX_STORED_LENGTH]
+
+
 class UnansweredStore:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -30,7 +44,7 @@ class UnansweredStore:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO unanswered_questions (asked_at, language, text) VALUES (?, ?, ?)",
-                (to_db(moment), language, " ".join(text.split())[:MAX_STORED_LENGTH]),
+                (to_db(moment), language, storable_text(text)),
             )
             await tx.execute(
                 "DELETE FROM unanswered_questions WHERE asked_at < ?", (to_db(moment - RETENTION),)

@@ -21,6 +21,7 @@ from bot.core.messages import ChatKind, ChatRef
 from bot.reminders.planner import PlannedReminder, Reason
 from bot.storage.database import Database, Transaction
 from bot.storage.outbox import Recipients, add_broadcast
+from bot.storage.revision import touch
 
 
 class ReminderState(StrEnum):
@@ -223,19 +224,25 @@ class ReminderStore:
     async def set_occurrence_location(
         self, announcement_id: int, starts_at: datetime, location: str | None, now: datetime
     ) -> None:
-        """Hold one occurrence elsewhere; None: back at the series' place."""
-        if location is None:
-            await self._db.execute(
-                "DELETE FROM occurrences WHERE announcement_id = ? AND starts_at = ?",
-                (announcement_id, to_db(starts_at)),
-            )
-            return
-        await self._db.execute(
-            "INSERT INTO occurrences (announcement_id, starts_at, location, updated_at)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (announcement_id, starts_at)"
-            " DO UPDATE SET location = excluded.location, updated_at = excluded.updated_at",
-            (announcement_id, to_db(starts_at), location, to_db(now)),
-        )
+        """Hold one occurrence elsewhere; None: back at the series' place.
+
+        Either way the announcement changed: its ``updated_at`` (and so the calendar's
+        SEQUENCE of the series and of the occurrence) moves on, in the same transaction.
+        """
+        async with self._db.transaction() as tx:
+            if location is None:
+                await tx.execute(
+                    "DELETE FROM occurrences WHERE announcement_id = ? AND starts_at = ?",
+                    (announcement_id, to_db(starts_at)),
+                )
+            else:
+                await tx.execute(
+                    "INSERT INTO occurrences (announcement_id, starts_at, location, updated_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (announcement_id, starts_at)"
+                    " DO UPDATE SET location = excluded.location, updated_at = excluded.updated_at",
+                    (announcement_id, to_db(starts_at), location, to_db(now)),
+                )
+            await touch(tx, announcement_id, now)
 
     async def occurrence_locations(
         self, announcement_ids: Collection[int]

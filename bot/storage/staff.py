@@ -1,12 +1,23 @@
-"""Staff identities and the audit log of their actions."""
+"""Staff identities, the audit log of their actions, and refusals of what someone may not do."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.clock import from_db, to_db, utcnow
 from bot.storage.database import Database
+
+# A staff or admin command refused to someone who is neither (detail: the command).
+DENIED = "denied"
+# A group's settings refused to a member who does not administer it
+# (detail: "<command> in <platform:chat id>").
+DENIED_GROUP_SETTING = "denied group setting"
+REFUSALS = (DENIED, DENIED_GROUP_SETTING)
+# Refusals are about people who are mostly not staff: kept only as long as they help to see
+# an attempt (minimum data), then dropped when the next refusal is recorded.
+REFUSAL_RETENTION = timedelta(days=90)
+_IN = " in "
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,54 @@ class StaffStore:
         await self._db.execute(
             "INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?)",
             (to_db(utcnow()), actor, action, detail),
+        )
+
+    async def audit_refusal(
+        self, actor: str, command: str, chat: str | None = None, now: datetime | None = None
+    ) -> None:
+        """Record that ``actor`` was refused ``command`` (in group ``chat``: its settings).
+
+        Only who, which command (never its arguments), where and when; refusals older
+        than REFUSAL_RETENTION are dropped in the same transaction.
+        """
+        moment = now or utcnow()
+        action, detail = (
+            (DENIED, command) if chat is None else (DENIED_GROUP_SETTING, command + _IN + chat)
+        )
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?)",
+                (to_db(moment), actor, action, detail),
+            )
+            await tx.execute(
+                "DELETE FROM audit_log WHERE action IN (?, ?) AND at < ?",
+                (*REFUSALS, to_db(moment - REFUSAL_RETENTION)),
+            )
+
+    async def forget_refusals(self, *, actor: str | None = None, chat: str | None = None) -> int:
+        """Erase the refusals of a person (``actor``) and those in a group (``chat``)."""
+        erased = 0
+        async with self._db.transaction() as tx:
+            if actor is not None:
+                erased += await tx.execute(
+                    "DELETE FROM audit_log WHERE actor = ? AND action IN (?, ?)",
+                    (actor, *REFUSALS),
+                )
+            if chat is not None:
+                suffix = _IN + chat
+                erased += await tx.execute(
+                    "DELETE FROM audit_log WHERE action = ? AND substr(detail, -?) = ?",
+                    (DENIED_GROUP_SETTING, len(suffix), suffix),
+                )
+        return erased
+
+    async def move_refusals(self, old_chat: str, new_chat: str) -> None:
+        """A group got a new id (Telegram supergroup): its refusals follow it."""
+        old, new = _IN + old_chat, _IN + new_chat
+        await self._db.execute(
+            "UPDATE audit_log SET detail = substr(detail, 1, length(detail) - ?) || ?"
+            " WHERE action = ? AND substr(detail, -?) = ?",
+            (len(old), new, DENIED_GROUP_SETTING, len(old), old),
         )
 
     async def audit_log(self, actor: str | None = None, limit: int = 100) -> list[AuditEntry]:

@@ -25,7 +25,7 @@ async def start(ctx: Context, args: str) -> list[Reply]:
     """Greet in the chat's language; with a topic (a deep link) subscribe to it."""
     if args and ctx.topics.get(args.lower()) is not None:
         if ctx.incoming.kind.is_shared and not ctx.incoming.sender_is_admin:
-            return [Reply(_("Only this group's administrators can change its settings."))]
+            return [await ctx.core.refuse_group_setting(ctx, "start")]
         await ctx.storage.chats.subscribe(ctx.chat.id, [args.lower()])
     lines = [
         bold(_("Hello! I am the NGO information bot.")),

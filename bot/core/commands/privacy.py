@@ -37,6 +37,11 @@ async def privacy(ctx: Context, args: str) -> list[Reply]:
             "can add answers. Staff members' identities and their actions are kept so that every "
             "announcement has an author."
         ),
+        _(
+            "When someone tries a command they may not use (a staff command, or a group's "
+            "settings without being its administrator), I keep their user id, the command and "
+            "the chat for 90 days, to notice misuse."
+        ),
         _("Why: to send this chat the topics it chose, in its language."),
         _(
             "How long: until you erase it with {forget}. A chat that blocks or removes the bot is "
@@ -80,6 +85,7 @@ async def forget(ctx: Context, args: str) -> list[Reply]:
             )
         ]
     await ctx.storage.chats.delete(ctx.chat.id)
+    await forget_refusals(ctx)
     for hook in ctx.core.forget_hooks:
         await hook(ctx.chat.ref)
     return [
@@ -90,6 +96,17 @@ async def forget(ctx: Context, args: str) -> list[Reply]:
             )
         )
     ]
+
+
+async def forget_refusals(ctx: Context) -> None:
+    """Erase the refusals recorded about this chat: a group's, or in a private chat the person's.
+
+    The person's staff actions stay in the audit log (every announcement keeps its author).
+    """
+    shared = ctx.incoming.kind.is_shared
+    await ctx.storage.staff.forget_refusals(
+        actor=None if shared else ctx.actor, chat=str(ctx.chat.ref) if shared else None
+    )
 
 
 async def export_data(ctx: Context) -> dict[str, Any]:
@@ -122,10 +139,14 @@ async def export_data(ctx: Context) -> dict[str, Any]:
             "added_by": member.added_by,
             "added_at": to_db(member.added_at),
         }
-        data["audit_log"] = [
-            {"at": to_db(e.at), "action": e.action, "detail": e.detail}
-            for e in await ctx.storage.staff.audit_log(ctx.actor, limit=10_000)
-        ]
+    # Staff get their actions (and refusals) anywhere; anyone else, in a private chat, the
+    # commands they were refused: never posted into a group for its members to read.
+    if member is not None or not ctx.incoming.kind.is_shared:
+        entries = await ctx.storage.staff.audit_log(ctx.actor, limit=10_000)
+        if entries or member is not None:
+            data["audit_log"] = [
+                {"at": to_db(e.at), "action": e.action, "detail": e.detail} for e in entries
+            ]
     for provider in ctx.core.export_providers:
         data.update(await provider(ctx))
     return data
