@@ -31,8 +31,9 @@ PROGRESS_WRITE_SECONDS = 5.0
 
 
 def progress_write_seconds(transport_limit_seconds: float) -> float:
-    """How often (at most) progress is written: every 5 s, or a quarter of a shorter limit."""
-    return min(PROGRESS_WRITE_SECONDS, transport_limit_seconds / 4)
+    """How often (at most) progress is written: every 5 s, or a quarter of a shorter limit, but
+    never more than once a second."""
+    return max(1.0, min(PROGRESS_WRITE_SECONDS, transport_limit_seconds / 4))
 
 
 # ------------------------------------------------------------------------------- the decision

@@ -153,3 +153,25 @@ def test_a_bad_reminder_offset_is_one_line_naming_the_part(tmp_path: Path) -> No
     )
     assert line.startswith("ngo-bot: --remind: ")
     assert line.endswith("Problem: Reminder offset '0d': 0 needs a time of day, e.g. 0d@08:00.")
+
+
+@pytest.mark.parametrize("years", [11, 1001])
+def test_a_date_years_ahead_is_a_typo_to_check(tmp_path: Path, years: int) -> None:
+    """'30.04.3027' for 2027 was accepted, and building the calendar for it froze the bot."""
+    far = f"30.04.{today().year + years} 23:59"
+    message = refused(
+        tmp_path,
+        "announce",
+        "create",
+        "--kind=grant-deadline",
+        "--title-pl=Konkurs",
+        "--text-pl=T",
+        f"--deadline={far}",
+    )
+    assert "more than 10 years ahead" in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("value", ["01.01.0001 00:30", "0001-01-01T00:30"])
+def test_year_one_is_unreadable_not_a_crash(tmp_path: Path, value: str) -> None:
+    message = refused(tmp_path, *NEWS, f"--publish-at={value}")
+    assert "Traceback" not in message and "Overflow" not in message

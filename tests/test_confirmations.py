@@ -96,10 +96,32 @@ async def test_in_a_group_only_the_asker_answers(say: Say, storage: Storage) -> 
     await say("/forget", sender="admin", admin=True, **group)
     await say("tak", sender="member", admin=False, **group)
     assert await storage.chats.get(ChatRef("console", "-100")) is not None
-    # Free text carries no admin status on every platform; the asker was allowed the command.
-    (done,) = await say("Tak", sender="admin", admin=False, **group)
+    (done,) = await say("Tak", sender="admin", admin=True, **group)
     assert "usunięte" in done.text
     assert await storage.chats.get(ChatRef("console", "-100")) is None
+
+
+async def test_an_answer_is_judged_by_the_senders_rights_when_it_comes(
+    say: Say, storage: Storage
+) -> None:
+    """An admin demoted after asking cannot confirm as an admin by typing."""
+    group = {"chat": "-100", "kind": ChatKind.GROUP}
+    await say("/subscribe grants", sender="admin", admin=True, **group)
+    await say("/forget", sender="admin", admin=True, **group)
+    await say("tak", sender="admin", admin=False, **group)
+    assert await storage.chats.get(ChatRef("console", "-100")) is not None
+
+
+async def test_a_number_answers_a_waiting_question_and_only_while_it_waits(
+    say: Say, storage: Storage
+) -> None:
+    await say("/subscribe grants")
+    await say("/forget")
+    (kept,) = await say("2")
+    assert "nic nie zostało usunięte" in kept.text
+    (nothing,) = await say("1")  # the question is gone: its Yes is no choice an hour long
+    assert await storage.chats.get(ALA) is not None
+    assert "usunięte" not in nothing.text
 
 
 async def test_cancelling_an_announcement_asks_first(

@@ -127,7 +127,8 @@ def test_the_limit_comes_from_the_environment() -> None:
         with pytest.raises(ConfigError, match="BOT_HEALTH_POLL_SECONDS"):
             Settings.from_env({"BOT_HEALTH_POLL_SECONDS": bad})
     assert progress_write_seconds(120) == 5
-    assert progress_write_seconds(2) == 0.5
+    assert progress_write_seconds(2) == 1.0
+    assert progress_write_seconds(0.01) == 1.0  # never a write loop
 
 
 # -------------------------------------------------------------------- the heartbeat service

@@ -373,3 +373,25 @@ def test_ngo_bot_run_treats_refused_replies_as_warnings(
     assert len(refused_calls(api, "sendMessage", muted.id)) == 1
     assert not chat_active(bot.db_path, removed.id)
     assert chat_active(bot.db_path, muted.id)
+
+
+async def test_a_group_admins_typed_answer_is_checked_like_a_command(polling: PollingRig) -> None:
+    """A typed "tak" replying to the bot's question is looked up like a command: the admin's
+    erases the group's data, a member's (even to the same question) erases nothing."""
+    api = polling.api
+    group, admin = a_group(api)
+    member = api.make_user("Member")
+    api.set_member_status(group, member, "member")
+    api.inject_command(admin, "subscribe", "news", chat=group)
+    await api.wait_for_messages(group.id, 1)
+    api.inject_command(admin, "forget", chat=group)
+    (question,) = (await api.wait_for_messages(group.id, 2))[1:]
+    api.inject_message(member, "tak", chat=group, reply_to=question)
+    api.inject_message(admin, "Tak!", chat=group, reply_to=question)
+    await api.wait_for_async(
+        lambda: any("usunięte" in m.text for m in api.sent_messages(group.id)[2:]),
+        what="the erasure",
+    )
+    assert await polling.active(group.id) is None  # the chat's record is gone
+    lookups = [c for c in api.calls("getChatMember") if c.params.get("user_id") == admin.id]
+    assert lookups

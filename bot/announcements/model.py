@@ -308,6 +308,9 @@ def _check_texts(fields: Fields) -> None:
         )
 
 
+MAX_AHEAD = timedelta(days=3653)  # 10 years
+
+
 def _check_dates(fields: Fields, now: datetime, changed: set[str]) -> None:
     kind = fields.kind
     if kind.has_deadline and fields.deadline is None:
@@ -330,6 +333,11 @@ def _check_dates(fields: Fields, now: datetime, changed: set[str]) -> None:
             continue
         if name in changed and value <= now:
             raise AnnouncementError(name, _("This date is in the past."))
+        if name in changed and value > now + MAX_AHEAD:
+            # A typo such as 3027 for 2027; also keeps calendar files small and quick to build.
+            raise AnnouncementError(
+                name, _("This date is more than 10 years ahead: please check the year.")
+            )
         if value <= fields.publish_at and (name in changed or "publish_at" in changed):
             raise AnnouncementError(name, _("This date is before the publication time."))
     if (

@@ -173,7 +173,7 @@ def local_moment(day: date, clock: time, tz: tzinfo) -> datetime:
 def _checked_day(year: str, month: str, day: str) -> date:
     """The date, or a TimeFormatError saying what is impossible about it."""
     numbers = int(year), int(month), int(day)
-    if numbers[0] < 1:
+    if numbers[0] < 1000:  # "0001": nothing anyone plans, and too close to datetime's edge
         raise unreadable()
     if not 1 <= numbers[1] <= 12:
         raise TimeFormatError(

@@ -33,11 +33,10 @@ _NUMBER = re.compile(r"#?(\d{1,9})[.)]?")
 
 @dataclass(frozen=True)
 class Offer:
-    """Something shown to one sender: when, and whether they were allowed the command that
-    showed it (a group's administrator; a typed answer carries no such knowledge everywhere)."""
+    """Something shown to one sender, and when. Whether the sender may use it is decided when
+    they answer, as for a button press (transports look up a group admin for typed answers)."""
 
     at: datetime
-    by_admin: bool
 
 
 @dataclass(frozen=True)
@@ -68,17 +67,17 @@ class Conversations:
     def remember(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
         """The replies just sent: their buttons (if any) and their yes/no question (if any)."""
         key = (incoming.chat, incoming.sender)
-        now, by_admin = self._clock(), incoming.sender_is_admin
+        now = self._clock()
         before = self._offered.pop(key, Offered())
-        buttons = [r.all_buttons() for r in replies if r.buttons]
+        # A question's Yes/No buttons are not choices: a number answers them only while the
+        # question waits (see `answer_commands`), never an hour later.
+        buttons = [r.all_buttons() for r in replies if r.buttons and r.confirmation is None]
         questions = [r.confirmation for r in replies if r.confirmation is not None]
         offered = Offered(
             choices=(
-                Choices(now, by_admin, tuple(b.command for b in buttons[-1]))
-                if buttons
-                else before.choices
+                Choices(now, tuple(b.command for b in buttons[-1])) if buttons else before.choices
             ),
-            question=Question(now, by_admin, questions[-1]) if questions else None,
+            question=Question(now, questions[-1]) if questions else None,
         )
         if offered.choices or offered.question:
             self._offered[key] = offered
@@ -126,6 +125,12 @@ def yes_or_no(text: str, language: str) -> bool | None:
     if word in NO_WORDS:
         return False
     return None
+
+
+def looks_like_an_answer(text: str) -> bool:
+    """A typed number or a yes/no word in any language: worth knowing whether the sender is a
+    group's administrator before the core reads it."""
+    return typed_number(text) is not None or bare_word(text) in YES_WORDS | NO_WORDS
 
 
 def typed_number(text: str) -> int | None:

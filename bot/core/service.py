@@ -12,7 +12,7 @@ from typing import Any
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.core.context import Context
-from bot.core.conversation import Conversations, typed_number, yes_or_no
+from bot.core.conversation import Choices, Conversations, typed_number, yes_or_no
 from bot.core.liveness import Liveness
 from bot.core.markup import escape
 from bot.core.messages import MAX_MESSAGE_LENGTH, ChatRef, Incoming, Reply
@@ -205,11 +205,14 @@ class Core:
         if question is None or answer is None:
             return None
         command = question.confirmation.yes if answer else question.confirmation.no
-        return await self._run_button(ctx, command, by_admin=question.by_admin)
+        return await self._run_button(ctx, command)
 
     async def _typed_choice(self, ctx: Context, number: int) -> list[Reply]:
         """A number typed alone: the button with that number, or why there is none."""
+        question = self.conversations.question(ctx.incoming)
         choices = self.conversations.choices(ctx.incoming)
+        if question is not None:  # 1 is its Yes, 2 its No, while it waits
+            choices = Choices(question.at, (question.confirmation.yes, question.confirmation.no))
         if choices is None or not choices.commands:
             return [Reply(_("Nothing to choose right now."))]
         if not 1 <= number <= len(choices.commands):
@@ -221,16 +224,11 @@ class Core:
                     ).format(number=number, count=len(choices.commands))
                 )
             ]
-        return await self._run_button(ctx, choices.commands[number - 1], by_admin=choices.by_admin)
+        return await self._run_button(ctx, choices.commands[number - 1])
 
-    async def _run_button(self, ctx: Context, command: str, *, by_admin: bool) -> list[Reply]:
-        """What pressing the button with `command` would have done; `by_admin`: the sender was
-        allowed the command that showed it."""
-        incoming = replace(
-            ctx.incoming,
-            text="/" + command,
-            sender_is_admin=ctx.incoming.sender_is_admin or by_admin,
-        )
+    async def _run_button(self, ctx: Context, command: str) -> list[Reply]:
+        """What pressing the button with `command` would have done, with the sender's rights now."""
+        incoming = replace(ctx.incoming, text="/" + command)
         return await self._dispatch(incoming, ctx.chat, ctx.language)
 
     async def _refusal(self, ctx: Context, command: Command) -> Reply | None:

@@ -68,6 +68,7 @@ from telegram.ext._utils import webhookhandler as ptb_webhook
 from telegram.request import HTTPXRequest
 
 from bot.config import LANGUAGES, Settings
+from bot.core.conversation import looks_like_an_answer
 from bot.core.liveness import POLL, WEBHOOK_CHECK
 from bot.core.markup import split_markup
 from bot.core.messages import MAX_MESSAGE_LENGTH, ChatKind, ChatRef, Incoming, Reply
@@ -456,8 +457,9 @@ class TelegramTransport:
         self._core.liveness.completed(PLATFORM)
 
     def webhook_check_seconds(self) -> float:
-        """How often webhook mode checks: every 30 s, or often enough for a shorter health limit."""
-        return min(WEBHOOK_CHECK_SECONDS, self._settings.health_poll_seconds / 4)
+        """How often webhook mode checks: every 30 s, or often enough for a shorter health limit,
+        but never more than once a second (getWebhookInfo is a request to Telegram)."""
+        return max(1.0, min(WEBHOOK_CHECK_SECONDS, self._settings.health_poll_seconds / 4))
 
     async def _watch_webhook(self) -> None:
         """Webhook mode has no polls: ask Telegram regularly whether the webhook is still ours."""
@@ -595,8 +597,8 @@ class TelegramTransport:
             return False
         if user.id == ANONYMOUS_ADMIN_ID:
             return True
-        if not text.startswith("/"):
-            return False  # only commands change settings; skip the lookup
+        if not text.startswith("/") and not looks_like_an_answer(text):
+            return False  # only commands and typed answers change settings; skip the lookup
         return await self._is_chat_admin(chat.id, user.id)
 
     async def _is_chat_admin(self, chat_id: int, user_id: int) -> bool:
