@@ -370,6 +370,23 @@ async def test_refusals_are_kept_90_days(storage: Storage) -> None:
     ]
 
 
+async def test_a_refusal_repeated_within_minutes_is_written_once(storage: Storage) -> None:
+    now = utcnow()
+    for seconds in range(0, 240, 10):  # one member pressing a group's button for four minutes
+        await storage.staff.audit_refusal(
+            "telegram:8", "toggle", "telegram:-5", now + timedelta(seconds=seconds)
+        )
+    await storage.staff.audit_refusal("telegram:8", "language", "telegram:-5", now)
+    await storage.staff.audit_refusal(
+        "telegram:8", "toggle", "telegram:-5", now + timedelta(minutes=6)
+    )
+    assert await _audit(storage) == [
+        ("telegram:8", "denied group setting", "toggle in telegram:-5"),
+        ("telegram:8", "denied group setting", "language in telegram:-5"),
+        ("telegram:8", "denied group setting", "toggle in telegram:-5"),
+    ]
+
+
 async def test_a_group_that_becomes_a_supergroup_keeps_its_refusals(
     say: Say, storage: Storage, core: Core
 ) -> None:

@@ -17,6 +17,9 @@ REFUSALS = (DENIED, DENIED_GROUP_SETTING)
 # Refusals are about people who are mostly not staff: kept only as long as they help to see
 # an attempt (minimum data), then dropped when the next refusal is recorded.
 REFUSAL_RETENTION = timedelta(days=90)
+# The same refusal again within this time is not written again: one person pressing a group's
+# button over and over adds one row, not one a press.
+REFUSAL_REPEAT = timedelta(minutes=5)
 _IN = " in "
 
 
@@ -90,8 +93,19 @@ class StaffStore:
         )
         async with self._db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO audit_log (at, actor, action, detail) VALUES (?, ?, ?, ?)",
-                (to_db(moment), actor, action, detail),
+                "INSERT INTO audit_log (at, actor, action, detail)"
+                " SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM audit_log"
+                " WHERE actor = ? AND action = ? AND detail = ? AND at > ?)",
+                (
+                    to_db(moment),
+                    actor,
+                    action,
+                    detail,
+                    actor,
+                    action,
+                    detail,
+                    to_db(moment - REFUSAL_REPEAT),
+                ),
             )
             await tx.execute(
                 "DELETE FROM audit_log WHERE action IN (?, ?) AND at < ?",
