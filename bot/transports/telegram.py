@@ -275,16 +275,17 @@ class BudgetRateLimiter(BaseRateLimiter[None]):
         chat, shared = chat_key(data.get("chat_id"))
         if endpoint in EDIT_ENDPOINTS:
             chat = None
-        for attempt in range(self._max_retries + 1):
+        retries = 0
+        while True:
             try:
                 return await self._send_in_turn(callback, args, kwargs, chat, shared)
             except RetryAfter as exc:
                 seconds = retry_after_seconds(exc)
                 log.warning("Telegram asks to wait %.1f s (a reply); pausing all sends", seconds)
                 self._limiter.pause(seconds)
-                if attempt == self._max_retries:
+                if retries == self._max_retries:
                     raise
-        raise AssertionError("unreachable")
+                retries += 1
 
     async def _send_in_turn(
         self,
