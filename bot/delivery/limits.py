@@ -198,8 +198,13 @@ class SendLimiter:
         return max(wait, answered[0] + self._window_seconds - now)
 
     def _take_turn(self, now: float) -> None:
+        """Take the slot that has come. A turn given a little late (the loop woke after the
+        slot, by less than a slot) keeps the grid of slots, so that such delays do not add up
+        over a broadcast; after a longer gap (idle, or a pause) the next slot counts from now."""
         assert self.limits.rate is not None
-        self._next_slot = max(now, self._next_slot) + 1.0 / self.limits.rate
+        spacing = 1.0 / self.limits.rate
+        base = self._next_slot if now < self._next_slot + spacing else now
+        self._next_slot = base + spacing
         self._in_flight += 1
 
     def _give_back(self) -> None:
