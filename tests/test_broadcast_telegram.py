@@ -393,18 +393,10 @@ async def test_kill_9_mid_broadcast_then_a_restart_completes_it(
     assert "claimed by a process that died" in second.log()
 
 
-def test_the_broadcast_benchmark_runs_and_keeps_the_rate(tmp_path: Path) -> None:
-    """A small run of benchmarks/broadcast.py, so that it keeps working (numbers: README)."""
+def run_benchmark(tmp_path: Path, *options: str) -> str:
+    """benchmarks/broadcast.py with `options`; its output."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.broadcast",
-            "--chats=60",
-            "--runs=1",
-            "--pacing-chats=45",
-            "--rate=30",
-        ],
+        [sys.executable, "-m", "benchmarks.broadcast", *options],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -413,6 +405,18 @@ def test_the_broadcast_benchmark_runs_and_keeps_the_rate(tmp_path: Path) -> None
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ratio" in result.stdout and "429 answers: 0" in result.stdout, result.stdout
-    window = re.search(r"most messages in any 1-s window: (\d+)", result.stdout)
-    assert window is not None and int(window.group(1)) <= 30, result.stdout
+    return result.stdout
+
+
+def test_the_broadcast_benchmark_runs_and_keeps_the_rate(tmp_path: Path) -> None:
+    """A small run of benchmarks/broadcast.py, so that it keeps working (numbers: README)."""
+    output = run_benchmark(tmp_path, "--chats=60", "--runs=1", "--pacing-chats=45", "--rate=30")
+    assert "ratio" in output and "429 answers: 0" in output, output
+    window = re.search(r"most messages in any 1-s window: (\d+)", output)
+    assert window is not None and int(window.group(1)) <= 30, output
+    assert re.search(r"reply to /help during the broadcast: p50 \d+ ms, p99 \d+ ms", output)
+
+
+def test_the_benchmarks_scale_run_reports_the_first_and_last_tenth(tmp_path: Path) -> None:
+    output = run_benchmark(tmp_path, "--only=scale", "--chats=400", "--max-rate=1000")
+    assert re.search(r"first 10 %: \d+ msgs/s, over the last 10 %: \d+ msgs/s", output), output

@@ -98,10 +98,9 @@ class Dispatcher:
         await self.take_back_claims_of_dead_senders()
         await self.housekeeping()
         for platform, transport in self._transports.items():
-            limits = self._limits.get(platform) or limits_for(platform, self._settings)
             self._senders[platform] = PlatformSender(
                 transport,
-                SendLimiter(limits),
+                self._limiter_for(platform, transport),
                 storage=self._storage,
                 settings=self._settings,
                 topics=self._topics,
@@ -115,6 +114,18 @@ class Dispatcher:
                 asyncio.create_task(self._platform_loop(platform), name=f"deliver-{platform}")
             )
         self._tasks.append(asyncio.create_task(self._housekeeping_loop(), name="outbox"))
+
+    def _limiter_for(self, platform: str, transport: Transport) -> SendLimiter:
+        """The transport's own budget when it has one (its replies share it), else a new one."""
+        configured = self._limits.get(platform)
+        shared = getattr(transport, "limiter", None)
+        if not isinstance(shared, SendLimiter):
+            return SendLimiter(configured or limits_for(platform, self._settings))
+        if configured is not None and configured != shared.limits:
+            raise ValueError(
+                f"{platform}: the transport's limiter has other limits than {configured}"
+            )
+        return shared
 
     async def stop(self) -> None:
         """Finish the messages in flight, record them, give back the rest of the claims."""
@@ -344,12 +355,13 @@ class PlatformSender:
             cancelled = message.announcement_id in batch.cancelled
             if announcement is None or (cancelled and message.purpose != Purpose.SUMMARY):
                 return Settled(message.id, message.chat_ref, State.CANCELLED, attempted=False)
-        shared = message.chat_kind.is_shared
-        delay = self.limiter.chat_delay(message.chat_ref, shared)
+        # Keyed by the platform's chat id: the transport's replies count in the same budget.
+        chat, shared = message.chat_id, message.chat_kind.is_shared
+        delay = self.limiter.chat_delay(chat, shared)
         if delay > 0:
             return release(message, now + timedelta(seconds=delay))
         # Counted before waiting for a slot, so the other worker cannot pick the same chat.
-        self.limiter.note_sent(message.chat_ref, shared)
+        self.limiter.note_sent(chat, shared)
         # Rendered before the slot (the first one of a language loads its locale data), so that
         # the send leaves when its slot comes.
         reply = self._render(message, announcement, batch)
@@ -359,7 +371,7 @@ class PlatformSender:
                 return None
             outcome = await self._send(message, reply)
         finally:
-            self.limiter.done(message.chat_ref, shared)
+            self.limiter.done(chat, shared)
         settled = self._settle(message, outcome)
         if settled.state is State.GONE:
             batch.gone.add(message.chat_ref)

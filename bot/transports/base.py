@@ -47,7 +47,12 @@ class SendOutcome:
 
 
 class Transport(Protocol):
-    """A running connection to one platform."""
+    """A running connection to one platform.
+
+    A transport that also sends on its own (Telegram's replies) may have a `limiter` attribute,
+    a `bot.delivery.limits.SendLimiter`: the dispatcher then paces broadcasts with it, so that
+    both spend one budget.
+    """
 
     platform: str
 

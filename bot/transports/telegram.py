@@ -3,7 +3,9 @@
 The Application is built without PTB's JobQueue (the core owns scheduling) and driven by hand
 (initialize / start / updater.start_polling or start_webhook) so that Telegram and Matrix share one
 event loop. Interactive replies go through the Application's bot; broadcasts go through a second
-Bot with its own connection pool, so a broadcast never queues in front of a reply.
+Bot with its own connection pool, so a broadcast never queues in front of a reply. Both spend one
+budget (the transport's `limiter`, which the dispatcher paces broadcasts with): the Application's
+bot takes its turns through BudgetRateLimiter, before any waiting broadcast.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,9 +54,9 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     BaseUpdateProcessor,
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -74,6 +76,7 @@ from bot.core.markup import split_markup
 from bot.core.messages import MAX_MESSAGE_LENGTH, ChatKind, ChatRef, Incoming, Reply
 from bot.core.registry import Audience
 from bot.core.service import Core, apology
+from bot.delivery.limits import Priority, SendLimiter, limits_for
 from bot.i18n import use_language
 from bot.logs import add_log_secret
 from bot.transports.base import SendOutcome
@@ -110,6 +113,30 @@ UNPARSABLE_PHRASES = ("can't parse entities", "unsupported start tag", "can't fi
 # A 400 saying the bot may not send here: muted (restricted) in a group, or a channel-like chat
 # that allows no messages. The chat is still there; a reply into it is pointless until then.
 MUTED_PHRASES = ("not enough rights", "have no rights to send")
+# Requests that put a message in a chat: they spend the budget and keep the chat's spacing.
+MESSAGE_ENDPOINTS = frozenset(
+    {
+        "sendMessage",
+        "sendDocument",
+        "sendPhoto",
+        "sendVideo",
+        "sendAudio",
+        "sendVoice",
+        "sendAnimation",
+        "sendSticker",
+        "sendLocation",
+        "sendContact",
+        "sendPoll",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+# Requests that change a message: they spend the budget only.
+EDIT_ENDPOINTS = frozenset(
+    {"editMessageText", "editMessageCaption", "editMessageReplyMarkup", "editMessageMedia"}
+)
+REPLY_RETRIES = 2  # a reply refused with a 429 is tried again after the pause, twice at most
 
 Fatal = Callable[[str], None]
 JSON = dict[str, Any]
@@ -214,6 +241,78 @@ class TolerantBot(ExtBot[None]):
         return tuple(update for update in parsed if update is not None)
 
 
+def chat_key(chat_id: object) -> tuple[str | None, bool]:
+    """The budget's key for a request's chat_id (the id as text), and whether it is a group."""
+    if chat_id is None:
+        return None, False
+    key = str(chat_id)
+    return key, key.startswith(("-", "@"))
+
+
+Callback = Callable[..., Coroutine[Any, Any, bool | JSON | list[JSON]]]
+
+
+class BudgetRateLimiter(BaseRateLimiter[None]):
+    """Paces the Application's bot (the replies) through the transport's SendLimiter.
+
+    A message takes a reply's turn: before any waiting broadcast, after the chat's spacing from
+    a broadcast message (and a group's quota). An edit takes a turn only; other requests (the
+    answers to button presses, member lookups, menus) are not messages and go at once. A 429
+    pauses the whole budget, broadcasts included, for as long as Telegram asks; the reply is
+    then tried again.
+    """
+
+    def __init__(self, limiter: SendLimiter, max_retries: int = REPLY_RETRIES) -> None:
+        self._limiter = limiter
+        self._max_retries = max_retries
+
+    async def initialize(self) -> None:
+        """Nothing to prepare."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    async def process_request(
+        self,
+        callback: Callback,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | JSON | list[JSON]:
+        if endpoint not in MESSAGE_ENDPOINTS and endpoint not in EDIT_ENDPOINTS:
+            return await callback(*args, **kwargs)
+        chat, shared = chat_key(data.get("chat_id"))
+        if endpoint in EDIT_ENDPOINTS:
+            chat = None
+        retries = 0
+        while True:
+            try:
+                return await self._send_in_turn(callback, args, kwargs, chat, shared)
+            except RetryAfter as exc:
+                seconds = retry_after_seconds(exc)
+                log.warning("Telegram asks to wait %.1f s (a reply); pausing all sends", seconds)
+                self._limiter.pause(seconds)
+                if retries == self._max_retries:
+                    raise
+                retries += 1
+
+    async def _send_in_turn(
+        self,
+        callback: Callback,
+        args: Any,
+        kwargs: dict[str, Any],
+        chat: str | None,
+        shared: bool,
+    ) -> bool | JSON | list[JSON]:
+        await self._limiter.reply_turn(chat, shared)
+        try:
+            return await callback(*args, **kwargs)
+        finally:
+            self._limiter.done(chat, shared, Priority.REPLY)
+
+
 class TolerantWebhookHandler(ptb_webhook.TelegramHandler):
     """PTB's webhook handler, except that an unparsable update is answered 200 and skipped.
 
@@ -303,11 +402,15 @@ class TelegramTransport:
 
     platform = PLATFORM
 
-    def __init__(self, settings: Settings, core: Core, fatal: Fatal) -> None:
+    def __init__(
+        self, settings: Settings, core: Core, fatal: Fatal, *, limiter: SendLimiter | None = None
+    ) -> None:
         assert settings.telegram_token, "TelegramTransport needs TELEGRAM_BOT_TOKEN"
         self._settings = settings
         self._core = core
         self._fatal = fatal
+        # The one budget of replies and broadcasts (the dispatcher takes it from here).
+        self.limiter = limiter or SendLimiter(limits_for(PLATFORM, settings))
         self._app = self._build_application(settings)
         urls = self._urls(settings)
         self._broadcast_bot = Bot(
@@ -343,7 +446,7 @@ class TelegramTransport:
             # Two: at stop PTB abandons the long poll and confirms the offset with one more
             # getUpdates, which must not wait for the connection the abandoned poll holds.
             get_updates_request=HTTPXRequest(connection_pool_size=2),
-            rate_limiter=AIORateLimiter(max_retries=2),
+            rate_limiter=BudgetRateLimiter(self.limiter),
         )
         with self._bot._unfrozen():
             self._bot.refused = self._token_refused_while_polling
