@@ -17,8 +17,8 @@ REFUSALS = (DENIED, DENIED_GROUP_SETTING)
 # Refusals are about people who are mostly not staff: kept only as long as they help to see
 # an attempt (minimum data), then dropped when the next refusal is recorded.
 REFUSAL_RETENTION = timedelta(days=90)
-# The same refusal again within this time is not written again: one person pressing a group's
-# button over and over adds one row, not one a press.
+# The same group-setting refusal again within this time is not written again: one member pressing
+# a group's button over and over adds one row, not one a press.
 REFUSAL_REPEAT = timedelta(minutes=5)
 _IN = " in "
 
@@ -104,7 +104,7 @@ class StaffStore:
                     actor,
                     action,
                     detail,
-                    to_db(moment - REFUSAL_REPEAT),
+                    to_db(moment - REFUSAL_REPEAT if chat is not None else moment),
                 ),
             )
             await tx.execute(
