@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -140,3 +141,12 @@ def bot_env(db_path: Path, **extra: str) -> dict[str, str]:
 
 
 BOT_COMMAND = [sys.executable, "-m", "bot"]
+
+
+@pytest.fixture
+def run_bot() -> Iterator[list[Any]]:
+    """Bot processes (tests.test_telegram_run.BotProcess) a test starts: killed at its end."""
+    started: list[Any] = []
+    yield started
+    for bot in started:
+        bot.kill()

@@ -207,20 +207,12 @@ def health_until(
         time.sleep(0.3)
 
 
-@pytest.fixture
-def bots() -> Iterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for bot in started:
-        bot.kill()
-
-
 def test_a_polling_bot_is_healthy_and_says_when_it_last_polled(
-    fake_bot_api: FakeBotApi, tmp_path: Path, bots: list[BotProcess]
+    fake_bot_api: FakeBotApi, tmp_path: Path, run_bot: list[BotProcess]
 ) -> None:
     api = fake_bot_api
     bot = BotProcess(tmp_path, api.env())
-    bots.append(bot)
+    run_bot.append(bot)
     anna = api.make_user("Anna")
     api.inject_command(anna, "help")
     api.wait_for_messages_sync(anna.id, 1, timeout=30)
@@ -235,11 +227,11 @@ def test_a_polling_bot_is_healthy_and_says_when_it_last_polled(
 
 
 def test_a_bot_whose_polls_fail_is_unhealthy_naming_telegram(
-    fake_bot_api: FakeBotApi, tmp_path: Path, bots: list[BotProcess]
+    fake_bot_api: FakeBotApi, tmp_path: Path, run_bot: list[BotProcess]
 ) -> None:
     api = fake_bot_api
     bot = BotProcess(tmp_path, api.env())
-    bots.append(bot)
+    run_bot.append(bot)
     anna = api.make_user("Anna")
     api.inject_command(anna, "help")
     api.wait_for_messages_sync(anna.id, 1, timeout=30)
@@ -268,7 +260,7 @@ def test_a_bot_whose_polls_fail_is_unhealthy_naming_telegram(
 
 
 def test_webhook_mode_counts_checks_of_the_webhook(
-    fake_bot_api: FakeBotApi, tmp_path: Path, bots: list[BotProcess]
+    fake_bot_api: FakeBotApi, tmp_path: Path, run_bot: list[BotProcess]
 ) -> None:
     api = fake_bot_api
     port = free_port()
@@ -283,7 +275,7 @@ def test_webhook_mode_counts_checks_of_the_webhook(
             "TELEGRAM_WEBHOOK_LISTEN": f"127.0.0.1:{port}",
         },
     )
-    bots.append(bot)
+    run_bot.append(bot)
     api.wait_for(lambda: api.calls("getWebhookInfo"), timeout=30, what="a webhook check")
     healthy = health_until(bot.db_path, lambda r: r.returncode == 0, "ok", **limit)
     assert "telegram last completed a webhook check" in healthy.stdout

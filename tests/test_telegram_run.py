@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +47,6 @@ class BotProcess:
             self.process.kill()
             self.process.wait(10)
         self._log.close()
-
-
-@pytest.fixture
-def run_bot(tmp_path: Path) -> Iterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for bot in started:
-        bot.kill()
 
 
 def test_serves_private_chats_and_groups_end_to_end(
