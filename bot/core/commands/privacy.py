@@ -29,8 +29,8 @@ async def privacy(ctx: Context, args: str) -> list[Reply]:
         bold(_("Privacy")),
         _(
             "What I store: this chat's id and kind (private or group), its language, the topics "
-            "it subscribed to and since when, and whether I can still reach it. I do not store "
-            "names, phone numbers or your messages."
+            "it subscribed to and since when, whether it chose the weekly digest, and whether I "
+            "can still reach it. I do not store names, phone numbers or your messages."
         ),
         _(
             "Questions I could not answer are kept for 90 days without any user id, so the office "
