@@ -7,6 +7,7 @@ reader in lowercase ("ty", "twoje") and says "oddzielone przecinkami", not "po p
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import tomllib
@@ -65,7 +66,7 @@ def test_answers_are_short_paragraphs_or_lists(language: str) -> None:
             else:
                 assert len(paragraph) <= LONGEST_PARAGRAPH, (faq_id, language, paragraph[:60])
         lines = text.split("\n")
-        for before, line in zip(lines, lines[1:], strict=False):
+        for before, line in itertools.pairwise(lines):
             # a line break inside a paragraph only ever starts a list item
             assert line == "" or before == "" or line.startswith("• "), (faq_id, language, line)
 
@@ -94,5 +95,7 @@ def test_polish_addresses_the_reader_in_lowercase() -> None:
     for where, text in texts:
         # "Twój e-PIT" is the name of a service; a sentence may start with a capital
         without_names = re.sub(r"Tw(ój|oim|ojego|ojemu) e-PIT", "", text)
-        assert not re.search(r"(?<![.!?:•]\s)(?<!^)\b(Twoj\w*|Twój|Ciebie|Cię|Tobie)\b", without_names), where
+        assert not re.search(
+            r"(?<![.!?:•]\s)(?<!^)\b(Twoj\w*|Twój|Ciebie|Cię|Tobie)\b", without_names
+        ), where
         assert "po przecinku" not in text, where

@@ -30,7 +30,9 @@ TELEGRAM_TEXT_LIMIT = 4096  # characters after entity parsing (shared/telegram/l
 
 def as_shown(answer: FaqAnswerText) -> str:
     """The whole message a person reads: title, the answer's paragraphs, then the links."""
-    return "\n\n".join([answer.title, answer.text, *(["\n".join(answer.links)] if answer.links else [])])
+    return "\n\n".join(
+        [answer.title, answer.text, *(["\n".join(answer.links)] if answer.links else [])]
+    )
 
 
 @pytest.fixture
