@@ -5,13 +5,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
-from bot.web.console import pages
-from bot.web.console.auth import ConsoleAuth
-from bot.web.console.service import ConsoleService
+if TYPE_CHECKING:
+    from aiohttp import web
 
 
 async def _no_hook(identity: str) -> None:
@@ -20,6 +17,14 @@ async def _no_hook(identity: str) -> None:
 
 def add_console_routes(app: web.Application, deps: Any) -> None:
     """Register the console's pages on the web application."""
+    # Imported here: the chat command `web` and the CLI use bot.web.console.auth without
+    # paying for aiohttp and Jinja2.
+    from aiohttp import web
+
+    from bot.web.console import pages
+    from bot.web.console.auth import ConsoleAuth
+    from bot.web.console.service import ConsoleService
+
     auth = ConsoleAuth(deps.storage, deps.settings)
     core = getattr(deps, "core", None)
     console = pages.Console(

@@ -110,6 +110,7 @@ class ConsoleAuth:
             return None
         session = new_token()
         await self.storage.web.add_session(token_hash(session), identity, self.clock())
+        await self.storage.staff.audit(identity, "web login")
         return session
 
     async def user(self, session_token: str | None) -> StaffUser | None:
@@ -151,3 +152,9 @@ class ConsoleAuth:
         """End the sessions of someone who is no longer staff (a Core staff-changed hook)."""
         if await role_of(self.storage, self.settings, identity) < Audience.STAFF:
             await self.storage.web.end_sessions_of(identity)
+
+
+def web_base_url(settings: Settings) -> str | None:
+    """The console's public base URL (BOT_WEB_URL, else from BOT_WEB_LISTEN); None: off."""
+    url = getattr(settings, "web_url", None)
+    return str(url) if url else None

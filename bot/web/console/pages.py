@@ -25,7 +25,6 @@ from bot.announcements.model import AnnouncementError, Kind, Status
 from bot.announcements.render import format_when
 from bot.announcements.service import UnknownAnnouncement
 from bot.config import LANGUAGES, Settings
-from bot.core.registry import Audience
 from bot.i18n import LANGUAGE_NAMES, _, ngettext, use_language
 from bot.web.console import forms
 from bot.web.console.auth import ConsoleAuth, StaffUser
@@ -122,6 +121,7 @@ def render(
             languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             language_names=LANGUAGE_NAMES,
             path=request.path_qs,
+        tab=context.pop("tab", ""),
             when=when,
             short=short,
             csrf_field=CSRF_FIELD,
@@ -265,7 +265,7 @@ async def compose_page(
         status=status,
         form=form,
         kinds=[(kind.value, kind.label) for kind in Kind],
-        topics=[(t.slug, t.name(user.language)) for t in console.service.topics.all()],
+        topics=topic_choices(console, user.language),
         remind_choices=[(code, _(label)) for code, label in forms.REMIND_CHOICES],
         repeat_choices=[(code, _(label)) for code, label in forms.REPEAT_CHOICES],
         previews=preview,
@@ -274,6 +274,15 @@ async def compose_page(
         published=published,
         tab="announcements",
     )
+
+
+def topic_choices(console: Console, language: str) -> list[tuple[str, str]]:
+    topics = console.service.topics
+    return [
+        (slug, topic.name(language))
+        for slug in topics.slugs
+        if (topic := topics.get(slug)) is not None
+    ]
 
 
 @staff_page
@@ -503,6 +512,3 @@ CONSOLE_PREFIXES = ("/login", "/logout", "/language", "/announcements", "/unansw
 def is_console_path(path: str) -> bool:
     return path == "/" or path.startswith((*CONSOLE_PREFIXES, "/audit", "/console/"))
 
-
-def role_name(role: Audience) -> str:
-    return _("administrator") if role >= Audience.ADMIN else _("staff")
