@@ -18,6 +18,7 @@ from bot.core.topics import load_topics
 from bot.delivery import Dispatcher
 from bot.faq import FaqMatcher, load_faq
 from bot.health import HeartbeatService, progress_write_seconds
+from bot.metrics import Metrics
 from bot.storage import Storage
 from bot.transports.base import Transport
 from bot.transports.console import ConsoleTransport
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 NO_NETWORK_MESSAGE = (
     "no chat network is configured: set TELEGRAM_BOT_TOKEN (Telegram) or MATRIX_HOMESERVER "
-    "(Matrix), or run 'ngo-bot chat' for a console chat"
+    "(Matrix), BOT_WEB_LISTEN (the web server, with console chats), or run 'ngo-bot chat' for "
+    "a console chat"
 )
 
 
@@ -90,6 +92,9 @@ class BotRuntime:
             storage, settings, core.topics, on_broadcast=self.dispatcher.wake
         )
         self.services: list[Service] = [self.dispatcher, self.scheduler]
+        self.metrics = Metrics()
+        if settings.web_listen is not None:
+            self.services.append(self._web_server(settings.web_listen))
         self.heartbeat = HeartbeatService(
             storage,
             core.liveness,
@@ -97,6 +102,14 @@ class BotRuntime:
         )
         self._stop = asyncio.Event()
         self.failure: str | None = None
+
+    def _web_server(self, listen: tuple[str, int]) -> Service:
+        """The web server (BOT_WEB_LISTEN), started last and stopped first."""
+        # Imported here: aiohttp.web and Jinja2 are not needed by a bot without a web server.
+        from bot.web import WebDeps, WebServer
+
+        host, port = listen
+        return WebServer(WebDeps.for_core(self.core, self.metrics), host, port)
 
     def add_transport(self, transport: Transport) -> None:
         self.transports[transport.platform] = transport
@@ -142,7 +155,8 @@ async def stop_quietly(stop: Callable[[], Awaitable[None]], name: str) -> None:
 
 
 async def run_bot(settings: Settings) -> str | None:
-    """`ngo-bot run` with at least one chat network configured; returns a failure or None."""
+    """`ngo-bot run` with a chat network or the web server configured (console chats are always
+    delivered to); returns a failure or None."""
     storage = await Storage.open(settings.db_path, writable=True)
     try:
         core = build_core(storage, settings)

@@ -1,6 +1,6 @@
 """The web console's state: one-time login links, sessions, and what its pages count.
 
-Tokens arrive here already hashed (SHA-256, bot.web.console.auth): the database never holds
+Tokens arrive here already hashed (SHA-256, bot.weblogin): the database never holds
 a token that would open a session.
 """
 

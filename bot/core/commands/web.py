@@ -9,7 +9,7 @@ from bot.core.markup import escape, link
 from bot.core.messages import Reply
 from bot.core.registry import Audience, registry
 from bot.i18n import N_, _
-from bot.web.console.auth import ConsoleAuth, NotStaff, web_base_url
+from bot.weblogin import ConsoleAuth, NotStaff, web_base_url
 
 
 @registry.command(

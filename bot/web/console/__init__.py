@@ -5,38 +5,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from aiohttp import web
 
-if TYPE_CHECKING:
-    from aiohttp import web
-
-
-async def _no_hook(identity: str) -> None:
-    return None
+from bot.web.console import pages
+from bot.web.console.service import ConsoleService
+from bot.web.deps import WebDeps
+from bot.weblogin import ConsoleAuth
 
 
-def add_console_routes(app: web.Application, deps: Any) -> None:
+def add_console_routes(app: web.Application, deps: WebDeps) -> None:
     """Register the console's pages on the web application."""
-    # Imported here: the chat command `web` and the CLI use bot.web.console.auth without
-    # paying for aiohttp and Jinja2.
-    from aiohttp import web
-
-    from bot.web.console import pages
-    from bot.web.console.auth import ConsoleAuth
-    from bot.web.console.service import ConsoleService
-
-    auth = ConsoleAuth(deps.storage, deps.settings)
-    core = getattr(deps, "core", None)
+    auth = ConsoleAuth(deps.storage, deps.settings, deps.clock)
+    core = deps.core
     console = pages.Console(
         settings=deps.settings,
         auth=auth,
-        service=ConsoleService(deps.storage, deps.settings, deps.topics),
+        service=ConsoleService(deps.storage, deps.settings, deps.topics, deps.clock),
         templates=pages.template_environment(),
         base_url=deps.base_url,
-        staff_changed=core.staff_changed if core is not None else _no_hook,
+        staff_changed=core.staff_changed,
     )
-    if core is not None:
-        core.staff_changed_hooks.append(auth.staff_removed)
+    core.staff_changed_hooks.append(auth.staff_removed)
     app[pages.CONSOLE] = console
     app.middlewares.append(pages.security_headers)
     app.router.add_static("/console/static/", pages.STATIC, name="console-static")

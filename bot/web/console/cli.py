@@ -14,7 +14,7 @@ from typing import Any
 from bot.cli import EXIT_OK, EXIT_USAGE, EXTENSIONS
 from bot.config import Settings
 from bot.storage import Storage
-from bot.web.console.auth import LINK_LIFETIME, ConsoleAuth, NotStaff, web_base_url
+from bot.weblogin import LINK_LIFETIME, ConsoleAuth, NotStaff, web_base_url
 
 
 def add_commands(commands: Any) -> None:

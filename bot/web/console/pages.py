@@ -27,7 +27,7 @@ from bot.announcements.service import UnknownAnnouncement
 from bot.config import LANGUAGES, Settings
 from bot.i18n import LANGUAGE_NAMES, _, ngettext, use_language
 from bot.web.console import forms
-from bot.web.console.auth import ConsoleAuth, StaffUser
+from bot.weblogin import ConsoleAuth, StaffUser
 from bot.web.console.chart import subscription_chart
 from bot.web.console.service import (
     ConsoleService,
@@ -161,7 +161,7 @@ def staff_page(handler: StaffHandler | None = None, *, admin: bool = False) -> A
 
 
 def console_csrf_ok(user: StaffUser, given: object) -> bool:
-    from bot.web.console.auth import csrf_valid
+    from bot.weblogin import csrf_valid
 
     return isinstance(given, str) and csrf_valid(user.session_token, given)
 

@@ -1,4 +1,4 @@
-"""Login without passwords: one-time links, sessions, CSRF tokens (no HTTP, no SQL here).
+"""The web console's login without passwords: one-time links, sessions, CSRF tokens (no HTTP, no SQL here).
 
 A link holds a random token valid 15 minutes and used once; opening it starts a session whose
 random token lives in an HttpOnly cookie and ends after 12 idle hours, at logout, or as soon as
@@ -156,5 +156,4 @@ class ConsoleAuth:
 
 def web_base_url(settings: Settings) -> str | None:
     """The console's public base URL (BOT_WEB_URL, else from BOT_WEB_LISTEN); None: off."""
-    url = getattr(settings, "web_url", None)
-    return str(url) if url else None
+    return settings.web_base_url
