@@ -210,12 +210,22 @@ async def test_staff_pages_are_for_admins_only(console: Console, storage: Storag
 # --- announcements ----------------------------------------------------------------------------
 
 
+PREVIEWED = re.compile(r'name="previewed" value="([0-9a-f]+)"')
+
+
 async def compose(browser: ClientSession, base: str, **fields: str) -> tuple[int, str]:
+    """Fill the form; to publish, preview first and publish what the preview showed."""
     async with browser.get(base + "/announcements/new") as resp:
         token = csrf_of(await resp.text())
-    async with browser.post(
-        base + "/announcements/new", data={"csrf": token, **fields}, allow_redirects=False
-    ) as resp:
+    data = {"csrf": token, **fields}
+    if fields.get("action") == "publish":
+        async with browser.post(
+            base + "/announcements/new", data={**data, "action": "preview"}
+        ) as resp:
+            match = PREVIEWED.search(await resp.text())
+        if match:
+            data["previewed"] = match.group(1)
+    async with browser.post(base + "/announcements/new", data=data, allow_redirects=False) as resp:
         return resp.status, resp.headers.get("Location", "") or await resp.text()
 
 
@@ -271,6 +281,28 @@ async def test_publishing_from_the_page_goes_through_the_service(
     assert progress["total"] == 2 and progress["pending"] == 2
     audit = await storage.staff.audit_log(ADMIN)
     assert [e.action for e in audit][:2] == ["announce publish", "web login"]
+
+
+async def test_publish_needs_the_values_the_preview_showed(
+    console: Console, storage: Storage
+) -> None:
+    browser = await console.client()
+    async with browser:
+        async with browser.get(console.base + "/announcements/new") as resp:
+            token = csrf_of(await resp.text())
+        form = {"csrf": token, "kind": "news", "title_pl": "Tytuł", "text_pl": "Tekst"}
+        async with browser.post(
+            console.base + "/announcements/new", data={**form, "action": "preview"}
+        ) as resp:
+            previewed = PREVIEWED.search(await resp.text())
+        assert previewed is not None
+        changed = {**form, "text_pl": "Inny tekst", "previewed": previewed.group(1)}
+        async with browser.post(
+            console.base + "/announcements/new", data={**changed, "action": "publish"}
+        ) as resp:
+            assert resp.status == 200
+            assert "Inny tekst" in await resp.text()  # the new preview, nothing published
+    assert await storage.announcements.recent() == []
 
 
 async def test_a_bad_field_is_shown_next_to_it(console: Console) -> None:

@@ -7,6 +7,8 @@ field, in the staff member's language, and shown next to the field.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -65,6 +67,15 @@ class AnnouncementForm:
 
     def error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, message)
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the values: "publish" publishes only what the preview showed (a value
+        changed after the preview, or Enter pressed in a field, shows the preview again)."""
+        text = json.dumps(
+            {k: v for k, v in self.values.items() if k != "notify"}, sort_keys=True
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def blank_form() -> AnnouncementForm:

@@ -305,7 +305,8 @@ async def compose_post(request: web.Request, user: StaffUser) -> web.StreamRespo
             fields = service.announcements.check(forms.fields_of(values))
         except AnnouncementError as exc:
             forms.record_error(form, exc)
-    if fields is None or posted.get("action") != "publish":
+    previewed = posted.get("previewed") == form.fingerprint
+    if fields is None or posted.get("action") != "publish" or not previewed:
         previews = service.previews(fields) if fields is not None else None
         return await compose_page(
             request, user, form, preview=previews, status=200 if fields else 422
