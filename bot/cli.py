@@ -122,9 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ngo-bot: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    quiet_commands = (
-        "chat", "stats", "health", "faq", "announce", "deliveries", "calendar", "web"
-    )
+    quiet_commands = ("chat", "stats", "health", "faq", "announce", "deliveries", "calendar", "web")
     quiet = args.command in quiet_commands and "BOT_LOG_LEVEL" not in os.environ
     configure_logging("WARNING" if quiet else settings.log_level, settings.secrets())
     try:

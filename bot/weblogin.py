@@ -96,9 +96,7 @@ class ConsoleAuth:
             raise NotStaff(identity)
         token = new_token()
         now = self.clock()
-        await self.storage.web.add_login_link(
-            token_hash(token), identity, now, now + LINK_LIFETIME
-        )
+        await self.storage.web.add_login_link(token_hash(token), identity, now, now + LINK_LIFETIME)
         return base_url.rstrip("/") + LOGIN_PATH + token
 
     async def redeem(self, link_token: str) -> str | None:

@@ -362,8 +362,15 @@ async def test_editing_with_a_correction_notice(console: Console, storage: Stora
         assert 'value="Stary"' in html and 'name="notify"' in html
         async with browser.post(
             console.base + "/announcements/1/edit",
-            data={"csrf": token, "kind": "news", "title_pl": "Nowy", "text_pl": "T",
-                  "remind": "default", "notify": "1", "action": "save"},
+            data={
+                "csrf": token,
+                "kind": "news",
+                "title_pl": "Nowy",
+                "text_pl": "T",
+                "remind": "default",
+                "notify": "1",
+                "action": "save",
+            },
             allow_redirects=False,
         ) as resp:
             assert resp.status == 303, await resp.text()

@@ -86,8 +86,7 @@ def subscription_chart(days: list[DayCount], language: str) -> str:
         f"{escape(last)}</text>"
     )
     parts.append(
-        f'<text x="4" y="{TOP + 10}" font-size="12" fill="{TOTAL_COLOUR}">'
-        f"{days[-1].total}</text>"
+        f'<text x="4" y="{TOP + 10}" font-size="12" fill="{TOTAL_COLOUR}">{days[-1].total}</text>'
     )
     parts.append("</svg>")
     return "".join(parts)

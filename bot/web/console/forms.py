@@ -72,9 +72,7 @@ class AnnouncementForm:
     def fingerprint(self) -> str:
         """A digest of the values: "publish" publishes only what the preview showed (a value
         changed after the preview, or Enter pressed in a field, shows the preview again)."""
-        text = json.dumps(
-            {k: v for k, v in self.values.items() if k != "notify"}, sort_keys=True
-        )
+        text = json.dumps({k: v for k, v in self.values.items() if k != "notify"}, sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

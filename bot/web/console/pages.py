@@ -27,7 +27,6 @@ from bot.announcements.service import UnknownAnnouncement
 from bot.config import LANGUAGES, Settings
 from bot.i18n import LANGUAGE_NAMES, _, ngettext, use_language
 from bot.web.console import forms
-from bot.weblogin import ConsoleAuth, StaffUser
 from bot.web.console.chart import subscription_chart
 from bot.web.console.service import (
     ConsoleService,
@@ -35,6 +34,7 @@ from bot.web.console.service import (
     add_staff,
     remove_staff,
 )
+from bot.weblogin import ConsoleAuth, StaffUser, csrf_valid
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def render(
             languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             language_names=LANGUAGE_NAMES,
             path=request.path_qs,
-        tab=context.pop("tab", ""),
+            tab=context.pop("tab", ""),
             when=when,
             short=short,
             csrf_field=CSRF_FIELD,
@@ -130,39 +130,39 @@ def render(
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
-def staff_page(handler: StaffHandler | None = None, *, admin: bool = False) -> Any:
-    """A handler for signed-in staff (admins only with `admin`), CSRF-checked on POST."""
+def staff_page(handler: StaffHandler) -> Handler:
+    """A handler for signed-in staff, CSRF-checked on POST."""
+    return guarded(handler, admin=False)
 
-    def decorate(inner: StaffHandler) -> Handler:
-        @functools.wraps(inner)
-        async def wrapper(request: web.Request) -> web.StreamResponse:
-            console = console_of(request)
-            token = request.cookies.get(SESSION_COOKIE)
-            user = await console.auth.user(token)
-            if user is None:
-                if request.method == "GET":
-                    raise web.HTTPSeeOther("/login")
-                return render(request, "login_help.html", None, status=401, expired=True)
-            if request.method == "POST":
-                posted = await request.post()
-                if not console_csrf_ok(user, posted.get(CSRF_FIELD)):
-                    log.warning("refused a console POST without a valid CSRF token")
-                    return render(request, "error.html", user, status=403, reason="csrf")
-            if admin and not user.is_admin:
-                return render(request, "error.html", user, status=403, reason="admin")
-            with use_language(user.language):
-                return await inner(request, user)
 
-        return wrapper
+def admin_page(handler: StaffHandler) -> Handler:
+    """A handler for signed-in administrators (BOT_ADMINS or the staff table's admins)."""
+    return guarded(handler, admin=True)
 
-    if handler is not None:
-        return decorate(handler)
-    return decorate
+
+def guarded(inner: StaffHandler, *, admin: bool) -> Handler:
+    @functools.wraps(inner)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        console = console_of(request)
+        user = await console.auth.user(request.cookies.get(SESSION_COOKIE))
+        if user is None:
+            if request.method == "GET":
+                raise web.HTTPSeeOther("/login")
+            return render(request, "login_help.html", None, status=401, expired=True)
+        if request.method == "POST":
+            posted = await request.post()
+            if not console_csrf_ok(user, posted.get(CSRF_FIELD)):
+                log.warning("refused a console POST without a valid CSRF token")
+                return render(request, "error.html", user, status=403, reason="csrf")
+        if admin and not user.is_admin:
+            return render(request, "error.html", user, status=403, reason="admin")
+        with use_language(user.language):
+            return await inner(request, user)
+
+    return wrapper
 
 
 def console_csrf_ok(user: StaffUser, given: object) -> bool:
-    from bot.weblogin import csrf_valid
-
     return isinstance(given, str) and csrf_valid(user.session_token, given)
 
 
@@ -467,12 +467,12 @@ async def staff_view(
     )
 
 
-@staff_page(admin=True)
+@admin_page
 async def staff(request: web.Request, user: StaffUser) -> web.StreamResponse:
     return await staff_view(request, user)
 
 
-@staff_page(admin=True)
+@admin_page
 async def staff_post(request: web.Request, user: StaffUser) -> web.StreamResponse:
     console = console_of(request)
     posted = await posted_form(request)
@@ -491,7 +491,7 @@ async def staff_post(request: web.Request, user: StaffUser) -> web.StreamRespons
     raise web.HTTPSeeOther("/staff")
 
 
-@staff_page(admin=True)
+@admin_page
 async def audit(request: web.Request, user: StaffUser) -> web.StreamResponse:
     entries = await console_of(request).service.audit_log()
     return render(request, "audit.html", user, entries=entries, tab="audit")
@@ -512,4 +512,3 @@ CONSOLE_PREFIXES = ("/login", "/logout", "/language", "/announcements", "/unansw
 
 def is_console_path(path: str) -> bool:
     return path == "/" or path.startswith((*CONSOLE_PREFIXES, "/audit", "/console/"))
-
