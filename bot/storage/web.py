@@ -6,11 +6,13 @@ a token that would open a session.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.clock import from_db, to_db
 from bot.storage.database import Database
+from bot.storage.outbox import Counts
 
 # A used or expired login link is kept this long (to tell "used" from "unknown"), then dropped.
 LINK_KEPT = timedelta(days=1)
@@ -211,6 +213,29 @@ class WebStore:
             SubscriptionHour(from_db(r["hour"] + ":00:00+00:00"), r["added"], r["removed"])
             for r in rows
         ]
+
+    async def publication_counts(self, announcement_ids: Collection[int]) -> dict[int, Counts]:
+        """Each announcement's publication messages by state, read from the covering index
+        outbox (broadcast_id, state) in its order (no sort of the rows)."""
+        ids = list(announcement_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await self._db.fetch_all(
+            "SELECT b.announcement_id AS announcement_id, o.state AS state, COUNT(*) AS n"
+            " FROM outbox o JOIN broadcasts b ON b.id = o.broadcast_id"
+            " WHERE o.broadcast_id IN (SELECT id FROM broadcasts WHERE purpose = 'publication'"
+            f" AND announcement_id IN ({marks})) GROUP BY o.broadcast_id, o.state",
+            ids,
+        )
+        result: dict[int, Counts] = {}
+        for row in rows:
+            result.setdefault(row["announcement_id"], Counts()).add(row["state"], row["n"])
+        return result
+
+    async def announcement_count(self) -> int:
+        row = await self._db.fetch_one("SELECT COUNT(*) AS n FROM announcements")
+        return int(row["n"]) if row is not None else 0
 
     async def planned_sends(self, now: datetime, limit: int) -> list[PlannedSend]:
         """The next scheduled publications and planned reminders, soonest first."""

@@ -242,8 +242,14 @@ async def dashboard(request: web.Request, user: StaffUser) -> web.StreamResponse
 
 @staff_page
 async def announcement_list(request: web.Request, user: StaffUser) -> web.StreamResponse:
-    items = await console_of(request).service.list_announcements()
-    return render(request, "announcements.html", user, items=items, tab="announcements")
+    try:
+        number = int(request.query.get("page", "1"))
+    except ValueError:
+        number = 1
+    page = await console_of(request).service.list_announcements(number)
+    return render(
+        request, "announcements.html", user, items=page.items, page=page, tab="announcements"
+    )
 
 
 async def compose_page(

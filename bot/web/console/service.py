@@ -6,6 +6,7 @@ announcement service for every change and the storage for counts. No SQL, no HTT
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,10 @@ from bot.storage.web import ChatCount, PlannedSend
 CHART_DAYS = 90
 LATEST = 8
 PLANNED = 10
-LIST_LIMIT = 200
+PAGE_SIZE = 20
+# The chat table and the chart count every subscription (tens of thousands of rows): computed
+# at most this often, so a dashboard left open, or many staff, cost one count.
+SNAPSHOT_SECONDS = 15.0
 UNANSWERED_LIMIT = 100
 AUDIT_LIMIT = 200
 PREVIEW_PLATFORMS = ("telegram", "matrix")
@@ -75,6 +79,20 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    chats: ChatTable
+    days: list[DayCount]
+    taken: float
+
+
+@dataclass(frozen=True)
+class AnnouncementPage:
+    items: list[Progress]
+    page: int
+    pages: int
+
+
+@dataclass(frozen=True)
 class Dashboard:
     chats: ChatTable
     days: list[DayCount]
@@ -99,6 +117,7 @@ class ConsoleService:
         self.topics = topics
         self.clock = clock
         self.announcements = AnnouncementService(storage, settings, topics, clock)
+        self._snapshot: Snapshot | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -107,15 +126,23 @@ class ConsoleService:
     # --- dashboard --------------------------------------------------------------------------
 
     async def dashboard(self) -> Dashboard:
-        counts = await self.storage.web.active_chats(self.settings.default_language)
+        snapshot = await self.snapshot()
         planned = await self.storage.web.planned_sends(self.clock(), PLANNED)
         known = await self.storage.announcements.get_many({p.announcement_id for p in planned})
         return Dashboard(
-            chats=self.chat_table(counts),
-            days=await self.subscription_days(),
+            chats=snapshot.chats,
+            days=snapshot.days,
             planned=[(p, known.get(p.announcement_id)) for p in planned],
             latest=await self.progress(await self.storage.announcements.recent(LATEST)),
         )
+
+    async def snapshot(self) -> Snapshot:
+        """The chat table and the chart's days, at most SNAPSHOT_SECONDS old."""
+        now = time.monotonic()
+        if self._snapshot is None or now - self._snapshot.taken >= SNAPSHOT_SECONDS:
+            counts = await self.storage.web.active_chats(self.settings.default_language)
+            self._snapshot = Snapshot(self.chat_table(counts), await self.subscription_days(), now)
+        return self._snapshot
 
     def chat_table(self, counts: list[ChatCount]) -> ChatTable:
         columns = sorted({(c.language, c.platform) for c in counts})
@@ -149,13 +176,17 @@ class ConsoleService:
         return days
 
     async def progress(self, announcements: list[Announcement]) -> list[Progress]:
-        counts = await self.storage.outbox.publication_counts([a.id for a in announcements])
+        counts = await self.storage.web.publication_counts([a.id for a in announcements])
         return [Progress(a, counts.get(a.id, Counts())) for a in announcements]
 
     # --- announcements ----------------------------------------------------------------------
 
-    async def list_announcements(self) -> list[Progress]:
-        return await self.progress(await self.storage.announcements.recent(LIST_LIMIT))
+    async def list_announcements(self, page: int = 1) -> AnnouncementPage:
+        """One page of announcements, latest first, with their delivery counts."""
+        pages = max(1, -(-await self.storage.web.announcement_count() // PAGE_SIZE))
+        page = min(max(page, 1), pages)
+        found = await self.storage.announcements.recent(PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        return AnnouncementPage(await self.progress(found), page, pages)
 
     async def announcement(self, announcement_id: int) -> tuple[Announcement, DeliveryReport]:
         """Raises bot.announcements.service.UnknownAnnouncement."""
