@@ -18,7 +18,6 @@ from bot.core.topics import load_topics
 from bot.delivery import Dispatcher
 from bot.faq import FaqMatcher, load_faq
 from bot.health import HeartbeatService, progress_write_seconds
-from bot.metrics import Metrics
 from bot.storage import Storage
 from bot.transports.base import Transport
 from bot.transports.console import ConsoleTransport
@@ -82,7 +81,10 @@ class BotRuntime:
         self.storage = storage
         self.core = core
         self.transports: dict[str, Transport] = {"console": ConsoleTransport(storage)}
-        self.dispatcher = Dispatcher(storage, settings, core.topics, self.transports)
+        self.metrics = core.metrics
+        self.dispatcher = Dispatcher(
+            storage, settings, core.topics, self.transports, metrics=self.metrics
+        )
         # Imported here: APScheduler takes about 30 ms to import, which other commands need not
         # pay. After the dispatcher: a reminder missed while the bot was down is written at
         # start, and the dispatcher is woken to deliver it at once.
@@ -92,7 +94,6 @@ class BotRuntime:
             storage, settings, core.topics, on_broadcast=self.dispatcher.wake
         )
         self.services: list[Service] = [self.dispatcher, self.scheduler]
-        self.metrics = Metrics()
         if settings.web_listen is not None:
             self.services.append(self._web_server(settings.web_listen))
         self.heartbeat = HeartbeatService(

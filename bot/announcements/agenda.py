@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from bot.reminders.ics import CalendarItem
 
 PRODID = "-//ngo-outreach-bot//calendar//PL"
+# The web server's subscribable feeds (the same content as `ngo-bot calendar export`).
+FEED_PATH = "/calendar.ics"
+TOPIC_FEED_PATH = "/calendar/{topic}.ics"
 # A meeting without an end lasts this long in a calendar application.
 MEETING_LENGTH = timedelta(hours=1)
 # How many occurrences of one series a listing shows at most.
@@ -228,8 +231,9 @@ def calendar_file(
     tz: ZoneInfo,
     *,
     name: str | None = None,
+    stamp: datetime | None = None,
 ) -> bytes:
-    """An .ics file of the announcements' deadlines and meetings."""
+    """An .ics file of the announcements' deadlines and meetings (DTSTAMP `stamp`, else now)."""
     from bot.reminders.ics import build_calendar
 
     items = []
@@ -237,4 +241,10 @@ def calendar_file(
         item = calendar_item(announcement, locations.get(announcement.id, {}), language, tz)
         if item is not None:
             items.append(item)
-    return build_calendar(items, tz, PRODID, name=name)
+    return build_calendar(items, tz, PRODID, name=name, stamp=stamp)
+
+
+def feed_url(base_url: str, language: str, topic: str | None = None) -> str:
+    """The address of a calendar feed on the web server, titles in `language`."""
+    path = FEED_PATH if topic is None else TOPIC_FEED_PATH.format(topic=topic)
+    return f"{base_url}{path}?lang={language}"

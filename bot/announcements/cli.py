@@ -15,7 +15,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.announcements.agenda import calendar_file, entries
 from bot.announcements.model import (
     DEADLINE_TIME,
     FIELD_NAMES,
@@ -393,27 +392,12 @@ async def cmd_calendar_export(args: argparse.Namespace, settings: Settings) -> i
     topics = load_topics(settings.content_dir)
     if args.topic is not None and topics.get(args.topic) is None:
         return fail(f"--topic: there is no topic {args.topic!r} ({', '.join(topics.slugs)})")
-    tz = settings.timezone
     storage = await Storage.open(settings.db_path)
     try:
-        now = utcnow()
-        upcoming = await storage.announcements.upcoming(
-            (Kind.GRANT_DEADLINE, Kind.TAX_CAMPAIGN, Kind.MEETING),
-            now,
-            limit=10_000,
-            topic=args.topic,
-        )
-        locations = await storage.reminders.occurrence_locations(
-            [a.id for a in upcoming if a.fields.repeat]
-        )
+        service = AnnouncementService(storage, settings, topics)
+        data = await service.calendar(settings.default_language, args.topic)
     finally:
         await storage.close()
-    # A series whose last occurrence is over is no longer upcoming.
-    current = [a for a in upcoming if not a.fields.repeat or entries([a], locations, tz, after=now)]
-    language = settings.default_language
-    with use_language(language):
-        name = _("Deadlines and meetings")
-    data = calendar_file(current, locations, language, tz, name=name)
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
     return EXIT_OK

@@ -29,6 +29,7 @@ from bot.core.messages import Reply
 from bot.core.topics import Topics
 from bot.delivery.limits import PlatformLimits, SendLimiter, limits_for
 from bot.delivery.owner import new_owner, owner_is_gone
+from bot.metrics import Metrics
 from bot.storage import Storage
 from bot.storage.outbox import GONE_DETAIL, ClaimedMessage, Settled, State
 from bot.transports.base import OutcomeKind, SendOutcome, Transport
@@ -78,8 +79,11 @@ class Dispatcher:
         policy: DeliveryPolicy | None = None,
         limits: Mapping[str, PlatformLimits] | None = None,
         clock: Clock = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._storage = storage
+        # Each send's outcome is counted here (the running bot's metrics, for /metrics).
+        self.metrics = metrics if metrics is not None else Metrics()
         self._settings = settings
         self._topics = topics
         self._transports = transports
@@ -108,6 +112,7 @@ class Dispatcher:
                 clock=self._clock,
                 owner=self._owner,
                 stopping=self._stopping,
+                metrics=self.metrics,
             )
             self._wake[platform] = asyncio.Event()
             self._tasks.append(
@@ -282,8 +287,10 @@ class PlatformSender:
         clock: Clock,
         owner: str,
         stopping: asyncio.Event,
+        metrics: Metrics,
     ) -> None:
         self._transport = transport
+        self._metrics = metrics
         self.limiter = limiter
         self._storage = storage
         self._settings = settings
@@ -373,6 +380,7 @@ class PlatformSender:
         finally:
             self.limiter.done(chat, shared)
         settled = self._settle(message, outcome)
+        self._metrics.send_outcome(self.platform, settled.state)
         if settled.state is State.GONE:
             batch.gone.add(message.chat_ref)
         return settled

@@ -171,6 +171,13 @@ class ChatStore:
 
     # --- statistics -------------------------------------------------------------------------
 
+    async def active_by_platform(self) -> dict[str, int]:
+        """How many chats are active on each platform (for /metrics)."""
+        rows = await self._db.fetch_all(
+            "SELECT platform, COUNT(*) AS n FROM chats WHERE active = 1 GROUP BY platform"
+        )
+        return {row["platform"]: int(row["n"]) for row in rows}
+
     async def stats(self, default_language: str) -> dict[str, object]:
         """Counts for `ngo-bot stats`: all chats, active ones, and active ones by key."""
         totals = await self._db.fetch_one(
