@@ -13,7 +13,6 @@ Chromium missing is a failure, never a skip: CI installs it (.ci/run).
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import shutil
@@ -134,6 +133,16 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) ->
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def is_stale(element: Any) -> bool:
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        element.tag_name  # noqa: B018 - any access tells whether it still exists
+    except StaleElementReferenceException:
+        return True
+    return False
+
+
 def local(days: int, hour: int) -> str:
     """A local time `days` from the tests' clock, as staff type it (30.04.2027 18:00)."""
     moment = datetime.now(WARSAW) + timedelta(days=days)
@@ -154,23 +163,43 @@ def test_publish_and_cancel_in_a_browser(
     shots = screenshots_dir(tmp_path)
 
     def shot(name: str) -> None:
-        """The whole page, not only the window (Chromium's DevTools screenshot)."""
-        image = browser.execute_cdp_cmd(
-            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+        """The whole page, not only the window: the window is made as tall as the page."""
+        loaded()
+        size = browser.get_window_size()
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(size["width"], min(max(height + 140, 400), 6000))
+        browser.save_screenshot(str(shots / f"{name}.png"))
+        browser.set_window_size(size["width"], size["height"])
+
+    def loaded() -> None:
+        wait_for(
+            lambda: browser.execute_script("return document.readyState") == "complete",
+            "the page to load",
         )
-        (shots / f"{name}.png").write_bytes(base64.b64decode(image["data"]))
+
+    def visit(url: str) -> None:
+        browser.get(url)
+        loaded()
+        wait_for(lambda: bool(browser.find_elements(By.TAG_NAME, "main")), "the page's content")
+
+    def press(selector: str) -> None:
+        """Click a button that loads a new page, and wait until that page has loaded."""
+        old = browser.find_element(By.TAG_NAME, "html")
+        browser.find_element(By.CSS_SELECTOR, selector).click()
+        wait_for(lambda: is_stale(old), "the next page")
+        loaded()
 
     def field(name: str) -> Any:
         return browser.find_element(By.ID, name)
 
     # Without a session every page leads to the login help.
-    browser.get(web.url("/announcements"))
+    visit(web.url("/announcements"))
     assert browser.current_url == web.url("/login")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Logowanie do konsoli biura"
     shot("01-login-help")
 
     link = login_link(web, tmp_path, env)
-    browser.get(link)
+    visit(link)
     assert browser.current_url == web.url("/")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Pulpit"
     assert browser.find_element(By.CSS_SELECTOR, "svg[role=img]")
@@ -178,6 +207,7 @@ def test_publish_and_cancel_in_a_browser(
 
     # Compose: Polish and Ukrainian, a preview per language and platform, the recipients.
     browser.find_element(By.LINK_TEXT, "Nowe ogłoszenie").click()
+    loaded()
     Select(field("kind")).select_by_value("grant-deadline")
     field("title_pl").send_keys("Otwarty konkurs ofert na 2027")
     field("text_pl").send_keys("Oferty można składać do końca terminu.")
@@ -185,7 +215,7 @@ def test_publish_and_cancel_in_a_browser(
     field("text_uk").send_keys("Пропозиції можна подавати до кінця терміну.")
     field("deadline").send_keys(local(60, 23))
     field("url").send_keys("ngo.krakow.pl/konkursy")
-    browser.find_element(By.CSS_SELECTOR, "button[value=preview]").click()
+    press("button[value=preview]")
     previews = {
         element.get_attribute("data-preview"): element.text
         for element in browser.find_elements(By.CSS_SELECTOR, "[data-preview]")
@@ -199,7 +229,7 @@ def test_publish_and_cancel_in_a_browser(
     assert field("recipients").text == "Dotrze do 5 czatów, które subskrybują teraz ten temat."
     shot("03-compose-preview")
 
-    browser.find_element(By.CSS_SELECTOR, "button[value=publish]").click()
+    press("button[value=publish]")
     assert browser.current_url == web.url("/announcements/1")
 
     def delivered() -> bool:
@@ -212,31 +242,31 @@ def test_publish_and_cancel_in_a_browser(
     shot("04-announcement-delivered")
 
     # A second announcement, scheduled for later, cancelled after the confirmation.
-    browser.get(web.url("/announcements/new"))
+    visit(web.url("/announcements/new"))
     Select(field("kind")).select_by_value("news")
     field("title_pl").send_keys("Dyżur w sobotę")
     field("text_pl").send_keys("Biuro będzie otwarte w sobotę.")
     field("publish_at").send_keys(local(2, 10))
-    browser.find_element(By.CSS_SELECTOR, "button[value=preview]").click()
-    browser.find_element(By.CSS_SELECTOR, "button[value=publish]").click()
+    press("button[value=preview]")
+    press("button[value=publish]")
     assert browser.current_url == web.url("/announcements/2")
     assert field("status").get_attribute("data-status") == "scheduled"
     browser.find_element(By.LINK_TEXT, "Odwołaj ogłoszenie").click()
     shot("05-cancel-confirmation")
-    browser.find_element(By.CSS_SELECTOR, "button.danger").click()
+    press("button.danger")
     assert field("status").get_attribute("data-status") == "cancelled"
 
-    browser.get(web.url("/announcements"))
+    visit(web.url("/announcements"))
     rows = browser.find_elements(By.CSS_SELECTOR, "tbody tr")
     assert len(rows) == 2 and "anulowane" in rows[0].text and "dostarczono 5 z 5" in rows[1].text
     shot("06-announcements")
-    browser.get(web.url("/unanswered"))
+    visit(web.url("/unanswered"))
     assert "Czy mogę złożyć ofertę po terminie?" in browser.page_source
     shot("07-unanswered")
-    browser.get(web.url("/staff"))
+    visit(web.url("/staff"))
     assert "telegram:4242" in browser.page_source
     shot("08-staff")
-    browser.get(web.url("/audit"))
+    visit(web.url("/audit"))
     audit = browser.find_element(By.TAG_NAME, "tbody").text
     assert "announce publish" in audit and "announce cancel" in audit
     assert audit.count(ADMIN) >= 3  # the staff member's own identity, not a web: one
@@ -254,20 +284,20 @@ def test_publish_and_cancel_in_a_browser(
 
     # The Ukrainian interface, chosen from the menu.
     Select(field("language")).select_by_value("uk")
-    browser.find_element(By.CSS_SELECTOR, "form[action='/language'] button").click()
+    press("form[action='/language'] button")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Журнал дій"
 
     # A phone-sized window: the dashboard still reads.
     browser.set_window_size(390, 844)
-    browser.get(web.url("/"))
+    visit(web.url("/"))
     shot("10-dashboard-phone")
 
     # The link works once: in a fresh browser state it starts nothing.
     browser.delete_all_cookies()
-    browser.get(link)
+    visit(link)
     assert browser.current_url == link
     assert "Logowanie do konsoli biura" in browser.page_source
-    browser.get(web.url("/"))
+    visit(web.url("/"))
     assert browser.current_url == web.url("/login")
 
     code, _seconds = web.bot.terminate()
