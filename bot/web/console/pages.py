@@ -114,8 +114,13 @@ def render(
             return ""
         return str(format_datetime(moment, "d MMM y, HH:mm", tzinfo=tz, locale=language))
 
+    def topic_name(slug: str) -> str:
+        topic = console.service.topics.get(slug)
+        return topic.name(language) if topic is not None else slug
+
     with use_language(language):
         html = console.templates.get_template(name).render(
+            topic_name=topic_name,
             user=user,
             language=language,
             languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
