@@ -6,6 +6,7 @@ file; requests go through aiohttp's HTTP client with its cookie jar, as a browse
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -441,3 +442,22 @@ async def test_unanswered_page(console: Console, storage: Storage) -> None:
         html = await resp.text()
     assert "gdzie jest urząd" in html.lower()
     assert "<td>2</td>" in html
+
+
+async def test_the_cookie_is_secure_behind_https(core: Core, storage: Storage) -> None:
+    settings = dataclasses.replace(
+        core.settings, web_listen=("127.0.0.1", 0), web_url="https://bot.example.org"
+    )
+    core.settings = settings
+    server = TestServer(build_app(WebDeps.for_core(core)), host="127.0.0.1")
+    await server.start_server()
+    try:
+        link = await ConsoleAuth(storage, settings).login_link(ADMIN, "https://bot.example.org")
+        assert link.startswith("https://bot.example.org/login/")
+        local = str(server.make_url("/login/")) + link.rsplit("/", 1)[1]
+        async with browser_session() as client, client.get(local, allow_redirects=False) as resp:
+            assert resp.status == 303
+            assert "Secure" in resp.headers["Set-Cookie"]
+            assert resp.headers["Referrer-Policy"] == "no-referrer"
+    finally:
+        await server.close()
