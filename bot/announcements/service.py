@@ -20,12 +20,12 @@ from bot.announcements.model import (
     Fields,
     Kind,
     Status,
+    TopicCatalog,
     validate,
 )
 from bot.announcements.render import NOTICEABLE, Purpose
 from bot.clock import utcnow
 from bot.config import Settings
-from bot.core.topics import Topics
 from bot.i18n import _, use_language
 from bot.reminders.localtime import local_at
 from bot.reminders.planner import HORIZON, PlannedReminder, plan, targets
@@ -69,7 +69,7 @@ class AnnouncementService:
         self,
         storage: Storage,
         settings: Settings,
-        topics: Topics,
+        topics: TopicCatalog,
         clock: Clock = utcnow,
         *,
         horizon: timedelta = HORIZON,
