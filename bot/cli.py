@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSIONS: list[Callable[[Any], None]] = [add_faq_parser]
 """Feature modules add their sub-commands here (each gets the sub-parsers object)."""
 
-EXTENSION_MODULES = ("bot.announcements.cli", "bot.web.console.cli")
+EXTENSION_MODULES = ("bot.announce_cli", "bot.web.console.cli")
 """Modules imported before the parser is built; importing one appends to EXTENSIONS."""
 
 

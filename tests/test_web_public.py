@@ -201,6 +201,44 @@ async def test_a_cancelled_announcement_leaves_the_feed(
     assert summaries(await after.read()) == []
 
 
+async def test_an_edit_or_a_meeting_held_elsewhere_changes_the_feed(
+    client: Client, storage: Storage, settings: Settings
+) -> None:
+    grant = await publish_grant(storage, settings, "Konkurs")
+    first = await client.get("/calendar.ics")
+    service = service_for(storage, settings)
+    await service.edit(grant, {"title_pl": "Konkurs poprawiony"}, actor="console:boss")
+    edited = await client.get("/calendar.ics", headers={"If-None-Match": first.headers["ETag"]})
+    assert edited.status == 200
+    assert summaries(await edited.read()) == ["Konkurs poprawiony"]
+
+    now = utcnow().replace(second=0, microsecond=0)
+    weekly = grant_fields(
+        title="Spotkanie co tydzień",
+        kind=Kind.MEETING,
+        topic="meetings",
+        deadline=None,
+        starts_at=now + timedelta(days=2),
+        ends_at=now + timedelta(days=2, hours=1),
+        remind="none",
+        repeat="FREQ=WEEKLY",
+        location="Rynek Główny 1",
+    )
+    meeting = await service.create(weekly, actor="console:boss")
+    before = await client.get("/calendar/meetings.ics")
+    day = (now + timedelta(days=9)).astimezone(settings.timezone).date()
+    await service.move_occurrence(meeting.id, day, "Nowa Huta", actor="console:boss")
+    moved = await client.get(
+        "/calendar/meetings.ics", headers={"If-None-Match": before.headers["ETag"]}
+    )
+    assert moved.status == 200
+    places = [
+        str(event["LOCATION"])
+        for event in icalendar.Calendar.from_ical(await moved.read()).walk("VEVENT")
+    ]
+    assert sorted(places) == ["Nowa Huta", "Rynek Główny 1"]
+
+
 def test_feed_versions_never_repeat_a_date() -> None:
     versions = FeedVersions()
     now = datetime(2026, 6, 17, 8, 0, 0, 400_000).astimezone()

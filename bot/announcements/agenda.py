@@ -17,9 +17,8 @@ from babel.dates import format_date
 
 from bot.announcements.model import Announcement
 from bot.announcements.render import DAY_PATTERN, format_span, format_when
-from bot.core.context import command_prefix
-from bot.core.markup import bold, escape, link
 from bot.i18n import _, use_language
+from bot.markup import bold, escape, link
 from bot.reminders.localtime import local_at
 from bot.reminders.recurrence import occurrences
 
@@ -136,12 +135,13 @@ def render_digest(
     week: list[Entry],
     topics: frozenset[str],
     language: str,
-    platform: str,
     tz: ZoneInfo,
     start: datetime,
+    *,
+    prefix: str,
 ) -> str | None:
     """One chat's digest: the week's deadlines and meetings of its topics; None when it has
-    none (then the chat gets no message that week)."""
+    none (then the chat gets no message that week). `prefix`: how commands are written there."""
     mine = [entry for entry in week if entry.announcement.fields.topic in topics]
     if not mine:
         return None
@@ -156,7 +156,7 @@ def render_digest(
         if meetings:
             lines.extend(["", bold(_("Meetings:"))])
             lines.extend(meeting_line(entry, language, tz) for entry in meetings)
-        command = f"{command_prefix(platform)}digest off"
+        command = f"{prefix}digest off"
         lines.extend(
             [
                 "",

@@ -6,7 +6,7 @@ the outbox rows it causes, and recorded in the audit log under the acting staff 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -20,12 +20,12 @@ from bot.announcements.model import (
     Fields,
     Kind,
     Status,
+    TopicCatalog,
     validate,
 )
 from bot.announcements.render import NOTICEABLE, Purpose
 from bot.clock import utcnow
 from bot.config import Settings
-from bot.core.topics import Topics
 from bot.i18n import _, use_language
 from bot.reminders.localtime import local_at
 from bot.reminders.planner import HORIZON, PlannedReminder, plan, targets
@@ -69,7 +69,7 @@ class AnnouncementService:
         self,
         storage: Storage,
         settings: Settings,
-        topics: Topics,
+        topics: TopicCatalog,
         clock: Clock = utcnow,
         *,
         horizon: timedelta = HORIZON,
@@ -79,6 +79,9 @@ class AnnouncementService:
         self.topics = topics
         self.clock = clock
         self.horizon = horizon
+        # The latest calendar of each (topic, language), with what it was built from: a feed
+        # polled again unchanged is not serialised again (building is most of its cost).
+        self._calendars: dict[tuple[str | None, str], tuple[Hashable, bytes]] = {}
 
     def check(self, fields: Fields, changed: set[str] | None = None) -> Fields:
         """Validate against the current time and topics (raises AnnouncementError)."""
@@ -263,10 +266,21 @@ class AnnouncementService:
         current = [
             a for a in upcoming if not a.fields.repeat or entries([a], locations, tz, after=now)
         ]
+        stamp = max((a.updated_at for a in current), default=now)
+        # The file is a function of these (an empty one shows only the year, in its VTIMEZONE).
+        built_from = (
+            tuple((a.id, a.updated_at) for a in current),
+            tuple(sorted((a.id, tuple(sorted(locations.get(a.id, {}).items()))) for a in current)),
+            None if current else stamp.astimezone(tz).year,
+        )
+        cached = self._calendars.get((topic, language))
+        if cached is not None and cached[0] == built_from:
+            return cached[1]
         with use_language(language):
             name = _("Deadlines and meetings")
-        stamp = max((a.updated_at for a in current), default=now)
-        return calendar_file(current, locations, language, tz, name=name, stamp=stamp)
+        data = calendar_file(current, locations, language, tz, name=name, stamp=stamp)
+        self._calendars[(topic, language)] = (built_from, data)
+        return data
 
     def occurrence_on(self, fields: Fields, day: date) -> datetime | None:
         """The start of the recurring meeting's occurrence on a local date, if it has one."""

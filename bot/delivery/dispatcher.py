@@ -25,6 +25,7 @@ from bot.announcements.model import Announcement, Status
 from bot.announcements.render import Purpose, render_message
 from bot.clock import utcnow
 from bot.config import Settings
+from bot.core.context import command_prefix
 from bot.core.messages import Reply
 from bot.core.topics import Topics
 from bot.delivery.limits import PlatformLimits, SendLimiter, limits_for
@@ -395,16 +396,16 @@ class PlatformSender:
         key = (message.broadcast_id, language)
         reply = batch.rendered.get(key)
         if reply is None:
-            reply = render_message(
+            text = render_message(
                 announcement,
                 Purpose(message.purpose),
                 message.detail,
                 language,
-                self.platform,
                 self._topics,
                 self._settings.timezone,
+                prefix=command_prefix(self.platform),
             )
-            batch.rendered[key] = reply
+            reply = batch.rendered[key] = Reply(text)
         return reply
 
     async def _send(self, message: ClaimedMessage, reply: Reply) -> SendOutcome:

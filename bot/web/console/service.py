@@ -19,6 +19,7 @@ from bot.announcements.service import AnnouncementService, DeliveryReport
 from bot.clock import utcnow
 from bot.config import LANGUAGES, Settings
 from bot.core.commands.staff import STAFF_ROLE, valid_identity
+from bot.core.context import command_prefix
 from bot.core.topics import Topics
 from bot.faq.unanswered import QuestionGroup, group_questions
 from bot.i18n import _, use_language
@@ -205,7 +206,9 @@ class ConsoleService:
                 continue
             with use_language(language):
                 rendered = {
-                    platform: render_publication(fields, language, platform, self.topics, self.tz)
+                    platform: render_publication(
+                        fields, language, self.topics, self.tz, prefix=command_prefix(platform)
+                    )
                     for platform in PREVIEW_PLATFORMS
                 }
             result.append(Preview(language, rendered))

@@ -1,4 +1,6 @@
-"""`ngo-bot announce create|list|edit|cancel` and `ngo-bot deliveries ID` (contract in ARCHITECTURE.md).
+"""`ngo-bot announce create|list|edit|cancel|rerun`, `ngo-bot deliveries ID` and `ngo-bot calendar
+export` (contract in ARCHITECTURE.md): a caller of the announcement package, like the chat
+commands and the web server.
 
 The operator acts as an admin; actions are audited as `cli:<OS user>`. Times are read as the chat
 reads them (bot.announcements.timeparse): ISO 8601, '30.04.2026 23:59', 'jutro 18:00', 'w piątek
