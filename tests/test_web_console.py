@@ -99,6 +99,20 @@ async def test_a_login_link_starts_a_session_once(console: Console) -> None:
         assert "Set-Cookie" not in resp.headers
 
 
+async def test_link_previews_do_not_use_the_link(console: Console) -> None:
+    link = await console.link()
+    async with browser_session() as robot:
+        async with robot.head(link, allow_redirects=False) as resp:
+            assert resp.status == 200 and "Set-Cookie" not in resp.headers
+        for agent in ("TelegramBot (like TwitterBot)", "Synapse (bot; +https://matrix.org)"):
+            async with robot.get(
+                link, headers={"User-Agent": agent}, allow_redirects=False
+            ) as resp:
+                assert resp.status == 200 and "Set-Cookie" not in resp.headers
+    async with browser_session() as person, person.get(link, allow_redirects=False) as resp:
+        assert resp.status == 303  # still unused: the person's browser logs in
+
+
 async def test_an_expired_link_starts_nothing(console: Console) -> None:
     link = await console.link()
     with time_machine.travel(timedelta(minutes=15, seconds=1), tick=False):

@@ -52,6 +52,9 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+# Words in the User-Agent of programs that fetch a link to show a preview of it.
+PREVIEW_AGENTS = ("bot", "preview", "facebookexternalhit", "embedly", "whatsapp", "slack")
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 StaffHandler = Callable[[web.Request, StaffUser], Awaitable[web.StreamResponse]]
 StaffChanged = Callable[[str], Awaitable[None]]
@@ -188,9 +191,18 @@ async def login_help(request: web.Request) -> web.StreamResponse:
     return render(request, "login_help.html", None, expired=False)
 
 
+def is_link_preview(request: web.Request) -> bool:
+    """A HEAD request, or a link-preview robot (Telegram's, a Matrix homeserver's, a chat app's
+    unfurler): answered without using the link, which is for the person's browser."""
+    agent = request.headers.get("User-Agent", "").lower()
+    return request.method == "HEAD" or any(word in agent for word in PREVIEW_AGENTS)
+
+
 async def login(request: web.Request) -> web.StreamResponse:
     """Opening a one-time link: a session and a redirect to the dashboard, or the help page."""
     console = console_of(request)
+    if is_link_preview(request):
+        return render(request, "login_help.html", None, expired=False)
     session = await console.auth.redeem(request.match_info["token"])
     if session is None:
         return render(request, "login_help.html", None, status=403, expired=True)
