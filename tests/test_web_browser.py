@@ -251,7 +251,7 @@ def test_publish_and_cancel_in_a_browser(
     press("button[value=publish]")
     assert browser.current_url == web.url("/announcements/2")
     assert field("status").get_attribute("data-status") == "scheduled"
-    browser.find_element(By.LINK_TEXT, "Odwołaj ogłoszenie").click()
+    browser.find_element(By.LINK_TEXT, "Anuluj ogłoszenie").click()
     shot("05-cancel-confirmation")
     press("button.danger")
     assert field("status").get_attribute("data-status") == "cancelled"
