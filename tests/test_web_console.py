@@ -475,3 +475,11 @@ async def test_the_cookie_is_secure_behind_https(core: Core, storage: Storage) -
             assert resp.headers["Referrer-Policy"] == "no-referrer"
     finally:
         await server.close()
+
+
+def test_going_back_stays_on_the_site() -> None:
+    from bot.web.console.pages import local_path
+
+    assert local_path("/announcements?page=2") == "/announcements?page=2"
+    for away in ("https://evil.example/", "//evil.example", "/\\evil.example", "evil", ""):
+        assert local_path(away) == "/"

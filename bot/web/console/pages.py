@@ -238,7 +238,8 @@ async def choose_language(request: web.Request, user: StaffUser) -> web.StreamRe
 def local_path(path: str) -> str:
     """Only a path on this site (never another host) to go back to."""
     parts = urlsplit(path)
-    if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//"):
+    # A backslash counts as a slash in browsers: "/\\evil.example" would leave the site.
+    if parts.scheme or parts.netloc or not path.startswith("/") or path[1:2] in ("/", "\\"):
         return "/"
     return path
 
