@@ -10,7 +10,8 @@ import dataclasses
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -44,6 +45,10 @@ class Console:
             async with session.get(await self.link(identity), allow_redirects=False) as resp:
                 assert resp.status == 303, await resp.text()
         return session
+
+
+def warsaw_now() -> datetime:
+    return datetime.now(ZoneInfo("Europe/Warsaw"))
 
 
 def browser_session() -> ClientSession:
@@ -483,3 +488,72 @@ def test_going_back_stays_on_the_site() -> None:
     assert local_path("/announcements?page=2") == "/announcements?page=2"
     for away in ("https://evil.example/", "//evil.example", "/\\evil.example", "evil", ""):
         assert local_path(away) == "/"
+
+
+async def test_a_monthly_meeting_with_chosen_reminders(console: Console, storage: Storage) -> None:
+    start = (warsaw_now() + timedelta(days=20)).replace(hour=18, minute=0, second=0, microsecond=0)
+    browser = await console.client()
+    async with browser:
+        status, location = await compose(
+            browser,
+            console.base,
+            kind="meeting",
+            title_pl="Spotkajmy się w 3. miejscu",
+            text_pl="Zapraszamy.",
+            starts_at=start.strftime("%d.%m.%Y %H:%M"),
+            ends_at="20:00",
+            location="ul. Dekerta 24",
+            repeat="monthly-weekday",
+            remind="1d@09:00",
+            action="publish",
+        )
+        assert status == 303, location
+    fields = (await storage.announcements.recent())[0].fields
+    nth = (start.day - 1) // 7 + 1
+    assert fields.repeat is not None and fields.repeat.startswith("FREQ=MONTHLY;BYDAY=")
+    assert fields.repeat.endswith(("MO", "TU", "WE", "TH", "FR", "SA", "SU"))
+    assert str(nth if nth < 5 else -1) in fields.repeat
+    assert fields.remind == "1d@09:00"
+    assert fields.starts_at is not None and fields.ends_at is not None
+    assert fields.ends_at - fields.starts_at == timedelta(hours=2)
+    assert fields.location == "ul. Dekerta 24"
+
+
+async def test_a_scheduled_announcement_can_change_kind(console: Console, storage: Storage) -> None:
+    browser = await console.client()
+    async with browser:
+        await compose(
+            browser,
+            console.base,
+            kind="news",
+            title_pl="Wkrótce",
+            text_pl="T",
+            publish_at="jutro 12:00",
+            action="publish",
+        )
+        async with browser.get(console.base + "/announcements/1/edit") as resp:
+            html = await resp.text()
+        assert 'id="kind"' in html and 'name="publish_at"' in html
+        form = {
+            "csrf": csrf_of(html),
+            "kind": "grant-deadline",
+            "title_pl": "Wkrótce",
+            "text_pl": "T",
+            "deadline": "za tydzień",
+            "publish_at": "jutro 12:00",
+            "remind": "default",
+            "action": "save",
+        }
+        async with browser.post(console.base + "/announcements/1/edit", data=form) as resp:
+            assert resp.status == 422  # 'za tydzień' is no date: said next to the field
+            assert 'id="deadline-error"' in await resp.text()
+        tomorrow = (warsaw_now() + timedelta(days=30)).strftime("%d.%m.%Y")
+        async with browser.post(
+            console.base + "/announcements/1/edit",
+            data={**form, "deadline": tomorrow},
+            allow_redirects=False,
+        ) as resp:
+            assert resp.status == 303, await resp.text()
+    fields = (await storage.announcements.get(1)).fields  # type: ignore[union-attr]
+    assert fields.kind.value == "grant-deadline" and fields.topic == "grants"
+    assert fields.remind == "14d@09:00,3d@09:00,1d@09:00"
