@@ -263,7 +263,7 @@ async def test_preview_shows_each_language_and_the_recipients(
             text_pl="Oferty do końca kwietnia.",
             title_uk="Конкурс 2027",
             text_uk="Пропозиції до кінця квітня.",
-            deadline="30.04.2027",
+            deadline=(warsaw_now() + timedelta(days=45)).strftime("%d.%m.%Y"),
             action="preview",
         )
     assert status == 200
