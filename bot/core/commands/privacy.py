@@ -42,6 +42,11 @@ async def privacy(ctx: Context, args: str) -> list[Reply]:
             "settings without being its administrator), I keep their user id, the command and "
             "the chat for 90 days, to notice misuse."
         ),
+        _(
+            "Staff who use the web console: their login links (15 minutes) and sessions (until "
+            "logout or 12 idle hours) are kept with their identity and times, never the tokens "
+            "themselves."
+        ),
         _("Why: to send this chat the topics it chose, in its language."),
         _(
             "How long: until you erase it with {forget}. A chat that blocks or removes the bot is "
@@ -86,6 +91,8 @@ async def forget(ctx: Context, args: str) -> list[Reply]:
         ]
     await ctx.storage.chats.delete(ctx.chat.id)
     await forget_refusals(ctx)
+    if not ctx.incoming.kind.is_shared:  # the person's web console sessions and login links
+        await ctx.storage.web.forget_identity(ctx.actor)
     for hook in ctx.core.forget_hooks:
         await hook(ctx.chat.ref)
     return [
