@@ -134,12 +134,17 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) ->
 
 
 def is_stale(element: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     try:
         element.tag_name  # noqa: B018 - any access tells whether it still exists
     except StaleElementReferenceException:
         return True
+    except WebDriverException as error:
+        # ChromeDriver's other word for a stale element, seen while the next page replaces it.
+        if "does not belong to the document" in str(error):
+            return True
+        raise
     return False
 
 
@@ -182,12 +187,18 @@ def test_publish_and_cancel_in_a_browser(
         loaded()
         wait_for(lambda: bool(browser.find_elements(By.TAG_NAME, "main")), "the page's content")
 
-    def press(selector: str) -> None:
-        """Click a button that loads a new page, and wait until that page has loaded."""
+    def click_and_wait(by: str, value: str) -> None:
+        """Click something that loads a new page, and wait until that page has loaded."""
         old = browser.find_element(By.TAG_NAME, "html")
-        browser.find_element(By.CSS_SELECTOR, selector).click()
+        browser.find_element(by, value).click()
         wait_for(lambda: is_stale(old), "the next page")
         loaded()
+
+    def press(selector: str) -> None:
+        click_and_wait(By.CSS_SELECTOR, selector)
+
+    def follow(link_text: str) -> None:
+        click_and_wait(By.LINK_TEXT, link_text)
 
     def field(name: str) -> Any:
         return browser.find_element(By.ID, name)
@@ -206,8 +217,7 @@ def test_publish_and_cancel_in_a_browser(
     shot("02-dashboard")
 
     # Compose: Polish and Ukrainian, a preview per language and platform, the recipients.
-    browser.find_element(By.LINK_TEXT, "Nowe ogłoszenie").click()
-    loaded()
+    follow("Nowe ogłoszenie")
     Select(field("kind")).select_by_value("grant-deadline")
     field("title_pl").send_keys("Otwarty konkurs ofert na 2027")
     field("text_pl").send_keys("Oferty można składać do końca terminu.")
@@ -251,7 +261,7 @@ def test_publish_and_cancel_in_a_browser(
     press("button[value=publish]")
     assert browser.current_url == web.url("/announcements/2")
     assert field("status").get_attribute("data-status") == "scheduled"
-    browser.find_element(By.LINK_TEXT, "Anuluj ogłoszenie").click()
+    follow("Anuluj ogłoszenie")
     shot("05-cancel-confirmation")
     press("button.danger")
     assert field("status").get_attribute("data-status") == "cancelled"
