@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.config import Settings
-from bot.core.commands import announce, digest
+from bot.core.commands import announce, digest, web
 from bot.core.service import Core
 from bot.core.topics import load_topics
 from bot.delivery import Dispatcher
@@ -46,6 +46,7 @@ def build_core(storage: Storage, settings: Settings) -> Core:
     core.flow_handlers.append(announce.flow_text)
     core.export_providers.append(announce.export_drafts)
     core.export_providers.append(digest.export_digest)
+    core.export_providers.append(web.export_web)
     return core
 
 

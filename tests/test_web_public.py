@@ -153,9 +153,7 @@ async def test_the_feed_in_another_language(
     assert str(calendar["X-WR-CALNAME"]) == "Терміни та зустрічі"
 
 
-async def test_its_etag_answers_304(
-    client: Client, storage: Storage, settings: Settings
-) -> None:
+async def test_its_etag_answers_304(client: Client, storage: Storage, settings: Settings) -> None:
     await publish_grant(storage, settings, "Konkurs")
     first = await client.get("/calendar.ics")
     etag = first.headers["ETag"]
@@ -386,9 +384,7 @@ async def test_counters_move_with_a_broadcast(
     assert value(after, "ngo_bot_active_chats", platform="telegram") == 3  # t4 is gone
 
 
-async def test_faq_outcomes_and_reply_latency_are_counted(
-    core: Core, say: Say
-) -> None:
+async def test_faq_outcomes_and_reply_latency_are_counted(core: Core, say: Say) -> None:
     deps = WebDeps.for_core(core, core.metrics)
     await say("Jak przekazać 1,5% podatku?")
     await say("zzzz qqqq xxxx")

@@ -29,7 +29,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def ngo_bot(db_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[bytes]:
+def ngo_bot(
+    db_path: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [*BOT_COMMAND, *args],
         input=stdin.encode("utf-8") if stdin is not None else None,
