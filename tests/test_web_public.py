@@ -387,13 +387,15 @@ async def test_counters_move_with_a_broadcast(
 async def test_faq_outcomes_and_reply_latency_are_counted(core: Core, say: Say) -> None:
     deps = WebDeps.for_core(core, core.metrics)
     await say("Jak przekazać 1,5% podatku?")
+    await say("KP-2 patronat czy partnerstwo?")
     await say("zzzz qqqq xxxx")
     await say("/help")
     async with TestClient(TestServer(build_app(deps))) as test_client:
         samples = await scrape(test_client)
     assert value(samples, "ngo_bot_faq_questions_total", outcome="answered") == 1
+    assert value(samples, "ngo_bot_faq_questions_total", outcome="choice") == 1
     assert value(samples, "ngo_bot_faq_questions_total", outcome="abstained") == 1
-    assert value(samples, "ngo_bot_reply_latency_seconds_count") == 3
+    assert value(samples, "ngo_bot_reply_latency_seconds_count") == 4
     assert value(samples, "ngo_bot_reply_latency_seconds_sum") > 0
 
 

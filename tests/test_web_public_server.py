@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -81,6 +83,28 @@ async def test_the_server_listens_and_stops(core: Core) -> None:
         await server.stop()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
+
+
+async def test_requests_are_logged_by_route_never_by_path_or_query(
+    core: Core, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    server = WebServer(WebDeps.for_core(core), "127.0.0.1", port)
+    await server.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="bot.web.access"):
+            async with aiohttp.ClientSession() as session:
+                for path in ("/calendar/secret-topic-1.ics", "/no-such-page?token=secret-2", "/healthz"):
+                    async with session.get(f"http://127.0.0.1:{port}{path}") as response:
+                        await response.read()
+    finally:
+        await server.stop()
+    lines = [record.getMessage() for record in caplog.records if record.name == "bot.web.access"]
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("GET /calendar/{topic}.ics -> 404")
+    assert lines[1].startswith("GET unmatched -> 404")
+    assert lines[2].startswith("GET /healthz -> 200")
+    assert "secret" not in caplog.text
 
 
 async def test_a_busy_port_is_a_configuration_error(core: Core) -> None:
