@@ -7,6 +7,7 @@ under the platforms' 4096 characters.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 
-from bot.announcements.model import Announcement, Fields
+from bot.announcements.model import Announcement, Fields, Kind
 from bot.clock import from_db, to_db, utcnow
 from bot.core.context import command_prefix
 from bot.core.markup import bold, escape, link
-from bot.core.messages import Reply
+from bot.core.messages import Button, Reply
 from bot.core.topics import Topics
 from bot.i18n import _, use_language
 from bot.reminders.recurrence import occurrences
@@ -31,6 +32,13 @@ DAY_PATTERN = "d MMMM"
 # How many later dates of a recurring meeting a message lists.
 NEXT_DATES = 3
 _FAR = timedelta(days=3653)
+# An OPP's KRS number as staff write it in a 1.5% campaign: "KRS" (or Cyrillic "КРС"), then
+# within a few characters ("nr", ":", "–") ten digits, which may be grouped by spaces or dashes
+# ("KRS 0000123456", "nr KRS: 0000-123-456").
+_KRS = re.compile(r"(?<![\w])(?:KRS|КРС)(?![\w])[^\d\n]{0,12}(\d(?:[ \u00a0-]?\d){9})(?![\d])")
+# Platforms whose messages can carry a copy-to-clipboard button.
+COPY_BUTTON_PLATFORMS = frozenset({"telegram"})
+MAX_KRS_BUTTONS = 3
 
 
 class Purpose(StrEnum):
@@ -58,6 +66,8 @@ NOTICEABLE = (
     "url",
     "repeat",
 )
+# Fields a channel post shows: a change of one edits the post in place.
+POSTED = (*NOTICEABLE, "urgent", "kind")
 
 
 def format_when(moment: datetime, language: str, tz: ZoneInfo) -> str:
@@ -171,11 +181,49 @@ def announcement_body(fields: Fields, language: str, tz: ZoneInfo) -> list[str]:
 
 
 def render_publication(
-    fields: Fields, language: str, platform: str, topics: Topics, tz: ZoneInfo
+    fields: Fields, language: str, platform: str, topics: Topics, tz: ZoneInfo, *, hint: bool = True
 ) -> str:
+    """The whole announcement; `hint`: with the unsubscribe line (not in a channel)."""
     lines = announcement_body(fields, language, tz)
-    lines.extend(["", unsubscribe_hint(fields.topic, platform, topics, language)])
+    if hint:
+        lines.extend(["", unsubscribe_hint(fields.topic, platform, topics, language)])
     return "\n".join(lines)
+
+
+def krs_numbers(fields: Fields, language: str) -> list[str]:
+    """The KRS numbers a 1.5% campaign names in this language's (or the Polish) title and text,
+    ten digits each, in order, without repeats."""
+    if fields.kind is not Kind.TAX_CAMPAIGN:
+        return []
+    found: list[str] = []
+    for text in (fields.title(language), fields.text(language), fields.title_pl, fields.text_pl):
+        for match in _KRS.finditer(text):
+            number = re.sub(r"\D", "", match.group(1))
+            if number not in found:
+                found.append(number)
+    return found[:MAX_KRS_BUTTONS]
+
+
+def krs_buttons(fields: Fields, language: str, platform: str) -> tuple[tuple[Button, ...], ...]:
+    """A copy button per KRS number, where the platform has such buttons."""
+    if platform not in COPY_BUTTON_PLATFORMS:
+        return ()
+    return tuple(
+        (Button(_("📋 Copy KRS {number}").format(number=number), "", copy_text=number),)
+        for number in krs_numbers(fields, language)
+    )
+
+
+def render_cancelled(fields: Fields, language: str) -> Reply:
+    """What a channel post becomes when it is cancelled and can no longer be deleted."""
+    with use_language(language):
+        text = "\n".join(
+            [
+                "❌ " + bold(_("Cancelled: {title}").format(title=fields.title(language))),
+                _("This announcement has been cancelled."),
+            ]
+        )
+    return Reply(text)
 
 
 def reminder_detail(target: datetime, moment: datetime, location: str | None = None) -> str:
@@ -276,12 +324,20 @@ def render_message(
     platform: str,
     topics: Topics,
     tz: ZoneInfo,
+    *,
+    channel: bool = False,
 ) -> Reply:
-    """One outbox message for one chat, in that chat's language."""
+    """One outbox message for one chat, in that chat's language (`channel`: a channel post,
+    which has no unsubscribe line)."""
     fields = announcement.fields
     with use_language(language):
         if purpose is Purpose.PUBLICATION:
-            text = render_publication(fields, language, platform, topics, tz)
+            text = render_publication(fields, language, platform, topics, tz, hint=not channel)
+            return Reply(
+                text,
+                buttons=krs_buttons(fields, language, platform),
+                link_preview=fields.url,
+            )
         elif purpose is Purpose.REMINDER:
             text = render_reminder(fields, language, platform, topics, tz, detail)
         elif purpose is Purpose.CORRECTION:

@@ -21,7 +21,7 @@ from bot.announcements.model import (
     Status,
     validate,
 )
-from bot.announcements.render import NOTICEABLE, Purpose
+from bot.announcements.render import NOTICEABLE, POSTED, Purpose
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.core.topics import Topics
@@ -157,6 +157,7 @@ class AnnouncementService:
             now=now,
             notify=send_notice,
             plan=self.plan(checked, now),
+            edit_posts=bool(changed & set(POSTED)),
         )
         await self.storage.staff.audit(
             actor,
