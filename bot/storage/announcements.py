@@ -87,6 +87,9 @@ async def _change_channel_posts(
     )
     if publication is None:
         return None
+    posts = Recipients.channel_posts(publication["id"])
+    if await tx.fetch_one(f"SELECT 1 FROM ({posts.sql}) LIMIT 1", posts.params) is None:
+        return None  # no channel post: no broadcast at all
     return await add_broadcast(
         tx,
         announcement_id=announcement_id,
@@ -94,7 +97,7 @@ async def _change_channel_posts(
         due_at=now,
         now=now,
         urgent=True,
-        recipients=Recipients.channel_posts(publication["id"]),
+        recipients=posts,
         detail=detail,
         action=action,
     )
