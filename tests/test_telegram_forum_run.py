@@ -39,7 +39,7 @@ async def test_each_forum_topic_subscribes_and_receives_in_its_own_thread(
     )
     (refusal,) = api.topic_messages(forum.id, meetings)
     assert "administratorzy" in refusal.text  # a member may not change a topic's settings
-    subscribed, topics = api.topic_messages(forum.id, grants)
+    _subscribed, topics = api.topic_messages(forum.id, grants)
     assert "✅ <b>Granty i konkursy</b>" in topics.text
     assert "✅ <b>Podatek 1,5%</b>" not in topics.text  # that is the other thread's choice
     assert len(api.topic_messages(forum.id, tax)) == 1

@@ -32,10 +32,10 @@ DAY_PATTERN = "d MMMM"
 # How many later dates of a recurring meeting a message lists.
 NEXT_DATES = 3
 _FAR = timedelta(days=3653)
-# An OPP's KRS number as staff write it in a 1.5% campaign: "KRS" (or Cyrillic "КРС"), then
+# An OPP's KRS number as staff write it in a 1.5% campaign: "KRS" (or its Cyrillic spelling), then
 # within a few characters ("nr", ":", "–") ten digits, which may be grouped by spaces or dashes
 # ("KRS 0000123456", "nr KRS: 0000-123-456").
-_KRS = re.compile(r"(?<![\w])(?:KRS|КРС)(?![\w])[^\d\n]{0,12}(\d(?:[ \u00a0-]?\d){9})(?![\d])")
+_KRS = re.compile(r"(?<![\w])(?:KRS|\u041a\u0420\u0421)(?![\w])[^\d\n]{0,12}(\d(?:[ \u00a0-]?\d){9})(?![\d])")
 # Platforms whose messages can carry a copy-to-clipboard button.
 COPY_BUTTON_PLATFORMS = frozenset({"telegram"})
 MAX_KRS_BUTTONS = 3
