@@ -2260,6 +2260,12 @@ class FakeBotApi:
         return self.make_user("Admin")
 
     def _apply_bot_status(self, chat: FakeChat, status: str) -> None:
+        if chat.type == "channel":  # a bot in a channel is an administrator or nothing
+            rights = _CHANNEL_ADMIN_RIGHTS if status == "administrator" else {}
+            self._members.setdefault(chat.id, {})[self.bot.id] = _member_dict(
+                self.bot, status, **rights
+            )
+            return
         if chat.is_group:
             self._members.setdefault(chat.id, {})[self.bot.id] = _member_dict(self.bot, status)
         if status in ("member", "administrator", "creator", "restricted"):

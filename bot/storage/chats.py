@@ -43,6 +43,10 @@ _WITH_THREADS_SQL = (
 )
 
 
+# Chats of people and groups: not the channels the bot posts to by configuration.
+_PEOPLE = " WHERE id NOT IN (SELECT chat_ref FROM channels)"
+
+
 def _with_threads(ref: ChatRef) -> tuple[str, str, str, str, str, str]:
     prefix = ref.chat_id + THREAD_MARK
     return (ref.platform, ref.chat_id, ref.chat_id, THREAD_MARK, prefix, prefix)
@@ -190,17 +194,18 @@ class ChatStore:
     # --- statistics -------------------------------------------------------------------------
 
     async def stats(self, default_language: str) -> dict[str, object]:
-        """Counts for `ngo-bot stats`: all chats, active ones, and active ones by key."""
+        """Counts for `ngo-bot stats`: all chats, active ones, and active ones by key (the
+        channels of TELEGRAM_CHANNELS are not counted: nobody subscribes there)."""
         totals = await self._db.fetch_one(
-            "SELECT COUNT(*) AS chats, COALESCE(SUM(active), 0) AS active FROM chats"
+            f"SELECT COUNT(*) AS chats, COALESCE(SUM(active), 0) AS active FROM chats{_PEOPLE}"
         )
         by_platform = await self._db.fetch_all(
-            "SELECT platform AS key, COUNT(*) AS n FROM chats WHERE active = 1"
+            f"SELECT platform AS key, COUNT(*) AS n FROM chats{_PEOPLE} AND active = 1"
             " GROUP BY platform ORDER BY platform"
         )
         by_language = await self._db.fetch_all(
-            "SELECT COALESCE(language, ?) AS key, COUNT(*) AS n FROM chats WHERE active = 1"
-            " GROUP BY COALESCE(language, ?) ORDER BY key",
+            f"SELECT COALESCE(language, ?) AS key, COUNT(*) AS n FROM chats{_PEOPLE}"
+            " AND active = 1 GROUP BY COALESCE(language, ?) ORDER BY key",
             (default_language, default_language),
         )
         by_topic = await self._db.fetch_all(

@@ -394,6 +394,16 @@ class OutboxStore:
             result[row["announcement_id"]].add(row["state"], row["n"])
         return dict(result)
 
+    async def notice_receivers(self, announcement_id: int) -> int:
+        """The chats that received the publication and would get a correction notice."""
+        row = await self._db.fetch_one(
+            "SELECT COUNT(*) FROM outbox o JOIN broadcasts b ON b.id = o.broadcast_id"
+            " WHERE b.announcement_id = ? AND b.purpose = 'publication' AND o.state = 'sent'"
+            " AND o.chat_ref NOT IN (SELECT chat_ref FROM channels)",
+            (announcement_id,),
+        )
+        return int(row[0]) if row else 0
+
     async def deliveries_of_chat(self, chat_ref: int) -> int:
         """How many broadcast messages a chat has been sent (for its data export)."""
         row = await self._db.fetch_one(
