@@ -35,7 +35,9 @@ _FAR = timedelta(days=3653)
 # An OPP's KRS number as staff write it in a 1.5% campaign: "KRS" (or its Cyrillic spelling), then
 # within a few characters ("nr", ":", "–") ten digits, which may be grouped by spaces or dashes
 # ("KRS 0000123456", "nr KRS: 0000-123-456").
-_KRS = re.compile(r"(?<![\w])(?:KRS|\u041a\u0420\u0421)(?![\w])[^\d\n]{0,12}(\d(?:[ \u00a0-]?\d){9})(?![\d])")
+_KRS = re.compile(
+    r"(?<![\w])(?:KRS|\u041a\u0420\u0421)(?![\w])[^\d\n]{0,12}(\d(?:[ \u00a0-]?\d){9})(?![\d])"
+)
 # Platforms whose messages can carry a copy-to-clipboard button.
 COPY_BUTTON_PLATFORMS = frozenset({"telegram"})
 MAX_KRS_BUTTONS = 3

@@ -269,6 +269,8 @@ class Batch:
     cancelled: set[int]
     gone: set[int] = field(default_factory=set)
     rendered: dict[tuple[int, str, bool], Reply] = field(default_factory=dict)
+    # Sent just outside the quiet hours (decided once per batch: about two seconds of sending).
+    near_quiet: bool = False
 
 
 class PlatformSender:
@@ -322,6 +324,9 @@ class PlatformSender:
             queue=deque(claimed),
             announcements=announcements,
             cancelled={a.id for a in announcements.values() if a.status is Status.CANCELLED},
+            near_quiet=near_quiet_hours(
+                self._clock(), self._settings.quiet_hours, self._settings.timezone
+            ),
         )
         self._last_flush = asyncio.get_running_loop().time()
 
@@ -386,7 +391,7 @@ class PlatformSender:
         try:
             if self.limiter.paused_for():
                 return None
-            outcome = await self._send(message, self._quieted(message, reply))
+            outcome = await self._send(message, quieted(message, reply, batch.near_quiet))
         finally:
             self.limiter.done(chat, shared)
         settled = self._settle(message, outcome)
@@ -397,13 +402,6 @@ class PlatformSender:
             # (Written again with the batch, that second write changes nothing.)
             await self._storage.outbox.settle([settled], self._clock(), owner=self._owner)
         return settled
-
-    def _quieted(self, message: ClaimedMessage, reply: Reply) -> Reply:
-        """Without a sound when not urgent and just outside the quiet hours."""
-        if message.urgent or message.purpose == Purpose.SUMMARY:
-            return reply
-        near = near_quiet_hours(self._clock(), self._settings.quiet_hours, self._settings.timezone)
-        return replace(reply, silent=True) if near else reply
 
     def _render(
         self, message: ClaimedMessage, announcement: Announcement | None, batch: Batch
@@ -554,6 +552,13 @@ class PlatformSender:
         batch.cancelled |= await self._storage.announcements.cancelled_among(
             batch.announcements.keys()
         )
+
+
+def quieted(message: ClaimedMessage, reply: Reply, near_quiet: bool) -> Reply:
+    """Without a sound when sent just outside the quiet hours, unless urgent (or a summary)."""
+    if not near_quiet or message.urgent or message.purpose == Purpose.SUMMARY:
+        return reply
+    return replace(reply, silent=True)
 
 
 def release(message: ClaimedMessage, not_before: datetime) -> Settled:

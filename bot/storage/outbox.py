@@ -96,6 +96,9 @@ class Action(StrEnum):
     DELETE = "delete"
 
 
+_ACTIONS = {action.value: action for action in Action}
+
+
 @dataclass(frozen=True)
 class ClaimedMessage:
     """A claimed row with what sending it needs: the chat and the broadcast.
@@ -250,7 +253,7 @@ class OutboxStore:
                 chat_kind=ChatKind(row["kind"]),
                 language=row["language"],
                 attempts=row["attempts"],
-                action=Action(row["action"]),
+                action=_ACTIONS[row["action"]],
                 urgent=bool(row["urgent"]),
                 is_channel=bool(row["is_channel"]),
                 target_message_id=row["target_message_id"],
