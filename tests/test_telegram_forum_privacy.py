@@ -32,9 +32,20 @@ async def test_export_in_the_group_lists_its_topics_and_forget_erases_them(
     assert [t["chat_id"] for t in data["threads"]] == [THREAD]
     assert [s["topic"] for s in data["threads"][0]["subscriptions"]] == ["grants"]
 
+    refused = await say(
+        "/subscribe tax",
+        chat=THREAD,
+        platform="telegram",
+        kind=ChatKind.GROUP,
+        admin=False,
+        sender="42",
+    )
+    assert refused and await storage.staff.audit_log("telegram:42", limit=10)
+
     await say("/forget yes", chat=GROUP, platform="telegram", kind=ChatKind.GROUP)
     assert await storage.chats.get(ChatRef("telegram", GROUP)) is None
     assert await storage.chats.get(ChatRef("telegram", THREAD)) is None
+    assert not await storage.staff.audit_log("telegram:42", limit=10)  # refused in a topic
 
 
 async def test_forget_in_a_topic_erases_only_the_topic(say: Say, storage: Storage) -> None:

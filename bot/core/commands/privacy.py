@@ -90,9 +90,12 @@ async def forget(ctx: Context, args: str) -> list[Reply]:
                 Button(_("No, keep it"), f"forget {DECLINE_WORD}"),
             )
         ]
+    threads = await ctx.storage.chats.threads_of(ctx.chat.ref)
     await ctx.storage.chats.delete(ctx.chat.id)
     await ctx.storage.chats.delete_threads(ctx.chat.ref)
     await forget_refusals(ctx)
+    for thread in threads:  # a group's topics: the refusals recorded there go too
+        await ctx.storage.staff.forget_refusals(chat=str(thread.ref))
     for hook in ctx.core.forget_hooks:
         await hook(ctx.chat.ref)
     return [
