@@ -26,14 +26,14 @@ async def test_a_channel_post_comes_from_the_channel_and_needs_the_right_to_post
     post = await ptb_bot.send_message(ours.id, "<b>Hej</b>", parse_mode="HTML")
     assert post.from_user is None and post.sender_chat is not None
     assert post.sender_chat.id == ours.id
-    with pytest.raises(BadRequest, match="(?i)need administrator rights in the channel chat"):
+    with pytest.raises(BadRequest, match=r"(?i)need administrator rights in the channel chat"):
         await ptb_bot.send_message(muted.id, "x")
-    with pytest.raises(Forbidden, match="(?i)bot is not a member of the channel chat"):
+    with pytest.raises(Forbidden, match=r"(?i)bot is not a member of the channel chat"):
         await ptb_bot.send_message(foreign.id, "x")
 
     edited = await ptb_bot.edit_message_text("Nowy", chat_id=ours.id, message_id=post.message_id)
     assert isinstance(edited, telegram.Message) and edited.text == "Nowy"
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await ptb_bot.edit_message_text("Nowy", chat_id=ours.id, message_id=post.message_id)
 
 
@@ -46,16 +46,16 @@ async def test_deleting_works_for_48_hours_then_says_it_cannot(
     old = await ptb_bot.send_message(channel.id, "stary")
     api.age_message(channel.id, old.message_id, 48 * 3600)
     assert await ptb_bot.delete_message(channel.id, fresh.message_id)
-    with pytest.raises(BadRequest, match="(?i)message to delete not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
         await ptb_bot.delete_message(channel.id, fresh.message_id)
-    with pytest.raises(BadRequest, match="(?i)message can't be deleted"):
+    with pytest.raises(BadRequest, match=r"(?i)message can't be deleted"):
         await ptb_bot.delete_message(channel.id, old.message_id)
     assert api.deletions() == [(channel.id, fresh.message_id)]
     # In a group the bot (not an administrator) may not delete what a member wrote.
     member = api.make_user("Ala")
     group = api.add_group("Grupa", members=[member])
     written = api.inject_message(member, "cześć", chat=group)
-    with pytest.raises(BadRequest, match="(?i)message can't be deleted"):
+    with pytest.raises(BadRequest, match=r"(?i)message can't be deleted"):
         await ptb_bot.delete_message(group.id, written["message"]["message_id"])
 
 
@@ -68,17 +68,17 @@ async def test_forum_topics_take_messages_until_closed_or_deleted(
     sent = await ptb_bot.send_message(forum.id, "w wątku", message_thread_id=grants)
     assert sent.is_topic_message and sent.message_thread_id == grants
     assert [m.text for m in api.topic_messages(forum.id, grants)] == ["w wątku"]
-    with pytest.raises(BadRequest, match="(?i)message thread not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
         await ptb_bot.send_message(forum.id, "x", message_thread_id=999)
     api.close_topic(forum, tax)
-    with pytest.raises(BadRequest, match="(?i)TOPIC_CLOSED"):
+    with pytest.raises(BadRequest, match=r"(?i)TOPIC_CLOSED"):
         await ptb_bot.send_message(forum.id, "x", message_thread_id=tax)
     api.delete_topic(forum, grants)
-    with pytest.raises(BadRequest, match="(?i)message thread not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
         await ptb_bot.send_message(forum.id, "x", message_thread_id=grants)
     general = await ptb_bot.send_message(forum.id, "ogólny")  # the group itself goes on
     assert not general.is_topic_message
-    with pytest.raises(ValueError, match="(?i)no forum topic"):
+    with pytest.raises(ValueError, match=r"(?i)no forum topic"):
         api.inject_message(api.make_user(), "x", chat=forum, thread=12345)
 
 
@@ -102,8 +102,8 @@ async def test_copy_buttons_and_link_preview_options_are_checked(
     too_long = InlineKeyboardMarkup(
         [[InlineKeyboardButton("KRS", copy_text=CopyTextButton("1" * 257))]]
     )
-    with pytest.raises(BadRequest, match="(?i)BUTTON_COPY_TEXT_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BUTTON_COPY_TEXT_INVALID"):
         await ptb_bot.send_message(user.id, "x", reply_markup=too_long)
     both = {"inline_keyboard": [[{"text": "x", "callback_data": "a", "copy_text": {"text": "1"}}]]}
-    with pytest.raises(BadRequest, match="(?i)BUTTON_TYPE_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BUTTON_TYPE_INVALID"):
         await ptb_bot.send_message(user.id, "x", reply_markup=both)  # type: ignore[arg-type]
