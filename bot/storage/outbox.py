@@ -52,10 +52,13 @@ class Recipients:
 
     @classmethod
     def publication(cls, topic: str) -> Recipients:
-        """The topic's subscribers and the active channels routed to it (or to every topic)."""
+        """The topic's subscribers and the active channels routed to it (or to every topic).
+
+        A channel routed both ways comes twice: the outbox's unique key keeps one row.
+        """
         return cls(
             "SELECT s.chat_ref AS chat_ref FROM subscriptions s JOIN chats c ON c.id = s.chat_ref"
-            " WHERE s.topic = ? AND c.active = 1 UNION SELECT r.chat_ref AS chat_ref"
+            " WHERE s.topic = ? AND c.active = 1 UNION ALL SELECT r.chat_ref AS chat_ref"
             " FROM channel_routes r JOIN chats c ON c.id = r.chat_ref"
             " WHERE r.topic IN (?, '*') AND c.active = 1",
             (topic, topic),
@@ -218,20 +221,24 @@ class OutboxStore:
     ) -> list[ClaimedMessage]:
         """Claim up to `limit` due rows for chats on `platform`, oldest due first."""
         async with self._db.transaction() as tx:
+            # The due rows are chosen first (sorting only their ids), then read with what
+            # sending them needs: the extra lookups are made for the rows claimed only.
             rows = await tx.fetch_all(
                 "SELECT o.id, o.broadcast_id, o.chat_ref, o.attempts, b.announcement_id,"
                 " b.purpose, b.detail, c.chat_id, c.kind, c.language, o.action, o.urgent,"
                 " EXISTS (SELECT 1 FROM channels ch WHERE ch.chat_ref = o.chat_ref)"
                 " AS is_channel, p.platform_message_id AS target_message_id,"
                 " p.state AS target_state"
-                " FROM outbox o JOIN chats c ON c.id = o.chat_ref"
+                " FROM (SELECT o.id FROM outbox o JOIN chats c ON c.id = o.chat_ref"
+                " WHERE o.state IN ('pending', 'retrying') AND o.next_attempt_at <= ?"
+                " AND c.platform = ? AND (o.urgent = 1 OR ? = 0)"
+                " ORDER BY o.next_attempt_at, o.id LIMIT ?) AS due"
+                " JOIN outbox o ON o.id = due.id JOIN chats c ON c.id = o.chat_ref"
                 " JOIN broadcasts b ON b.id = o.broadcast_id"
                 " LEFT JOIN broadcasts pb ON o.action != 'send'"
                 " AND pb.announcement_id = b.announcement_id AND pb.purpose = 'publication'"
                 " LEFT JOIN outbox p ON p.broadcast_id = pb.id AND p.chat_ref = o.chat_ref"
-                " WHERE o.state IN ('pending', 'retrying') AND o.next_attempt_at <= ?"
-                " AND c.platform = ? AND (o.urgent = 1 OR ? = 0)"
-                " ORDER BY o.next_attempt_at, o.id LIMIT ?",
+                " ORDER BY o.next_attempt_at, o.id",
                 (to_db(now), platform, int(urgent_only), limit),
             )
             if rows:
