@@ -138,14 +138,13 @@ async def test_a_kill_9_mid_broadcast_does_not_post_twice_to_a_channel(
     env = {**api.env(), "TELEGRAM_CHANNELS": CHANNELS, "TELEGRAM_MAX_RATE": "25"}
     first = BotProcess(tmp_path, env)
     run_bot.append(first)
-    await started(api, first)
-    # Subscribers written after the channels' rows: the channels come first in the broadcast,
-    # so the kill lands while the rest of their batch is still being sent.
     ids = set(readers(120))
     await add_chats(storage, "telegram", [str(i) for i in sorted(ids)])
+    await started(api, first)
     announcement_id = await asyncio.to_thread(announce, tmp_path, "--title-pl=Przerwane")
     sent = broadcast_to(api, ids)
-    # Killed at once after the channels got their posts, while the batch is being sent.
+    # The channels' posts go out first: killed at once after them, while the rest of their
+    # batch is being sent (its outcomes not yet recorded).
     await api.wait_for_async(
         lambda: posts(api, polish) and posts(api, ukrainian), SETTLE_SECONDS, "channel posts"
     )

@@ -52,15 +52,16 @@ class Recipients:
 
     @classmethod
     def publication(cls, topic: str) -> Recipients:
-        """The topic's subscribers and the active channels routed to it (or to every topic).
+        """The active channels routed to the topic (or to every topic), then its subscribers.
 
-        A channel routed both ways comes twice: the outbox's unique key keeps one row.
+        Channels come first, so their posts (each read by many) go out first. A channel routed
+        both ways comes twice: the outbox's unique key keeps one row.
         """
         return cls(
-            "SELECT s.chat_ref AS chat_ref FROM subscriptions s JOIN chats c ON c.id = s.chat_ref"
-            " WHERE s.topic = ? AND c.active = 1 UNION ALL SELECT r.chat_ref AS chat_ref"
-            " FROM channel_routes r JOIN chats c ON c.id = r.chat_ref"
-            " WHERE r.topic IN (?, '*') AND c.active = 1",
+            "SELECT r.chat_ref AS chat_ref FROM channel_routes r JOIN chats c ON c.id = r.chat_ref"
+            " WHERE r.topic IN (?, '*') AND c.active = 1 UNION ALL"
+            " SELECT s.chat_ref AS chat_ref FROM subscriptions s JOIN chats c ON c.id = s.chat_ref"
+            " WHERE s.topic = ? AND c.active = 1",
             (topic, topic),
         )
 
