@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.storage.announcements import AnnouncementStore, DraftStore
+from bot.storage.channels import ChannelStore
 from bot.storage.chats import Chat, ChatStore
 from bot.storage.database import Database, ReadOnlyDatabaseError, StorageError, backup_database
 from bot.storage.faq import UnansweredStore
@@ -34,6 +35,7 @@ class Storage:
         self.reminders = ReminderStore(db)
         self.digests = DigestStore(db)
         self.web = WebStore(db)
+        self.channels = ChannelStore(db)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True, writable: bool = False) -> Storage:

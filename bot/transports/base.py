@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.core.messages import Reply
 
@@ -28,10 +28,11 @@ class SendOutcome:
     kind: OutcomeKind
     retry_after: float | None = None
     detail: str = ""
+    message_id: str | None = None  # the platform's id of the message sent, when it gives one
 
     @classmethod
-    def sent(cls) -> SendOutcome:
-        return cls(OutcomeKind.SENT)
+    def sent(cls, message_id: str | None = None, detail: str = "") -> SendOutcome:
+        return cls(OutcomeKind.SENT, None, detail, message_id)
 
     @classmethod
     def retry(cls, retry_after: float | None = None, detail: str = "") -> SendOutcome:
@@ -64,3 +65,15 @@ class Transport(Protocol):
 
     async def send(self, chat_id: str, reply: Reply) -> SendOutcome:
         """Send one message outside a conversation (a broadcast or reminder)."""
+
+
+@runtime_checkable
+class EditingTransport(Protocol):
+    """A transport that can also change a message it sent (a Telegram channel post)."""
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> SendOutcome:
+        """Replace the text of a message sent earlier."""
+
+    async def delete(self, chat_id: str, message_id: str, fallback: Reply) -> SendOutcome:
+        """Delete a message sent earlier; where the platform no longer allows that, replace
+        its text with `fallback`."""
