@@ -1,0 +1,136 @@
+"""End-to-end encryption in the Matrix transport (in this process) against the real Synapse,
+with an encrypting nio client: answers, unreadable messages, forget, export and privacy."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from nio import MemoryDownloadResponse
+from nio.crypto import decrypt_attachment
+
+from bot.transports.matrix_e2ee import store_database
+from tests.matrix_e2ee_helpers import (
+    EncryptingResident,
+    MakeEncryptingResident,
+    create_element_dm,
+    eventually,
+    make_encrypting_resident,  # noqa: F401  (fixture)
+    running_e2ee_bot,
+)
+from tests.synapse_server import MatrixUser, SynapseServer
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "bot.sqlite3"
+
+
+def room_keys_in_store(store_file: Path, room_id: str) -> int:
+    with sqlite3.connect(store_file) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM megolminboundsessions WHERE room_id = ?", (room_id,)
+        ).fetchone()
+    return int(row[0])
+
+
+async def test_an_encrypted_dm_is_read_and_answered_encrypted(
+    synapse: SynapseServer,
+    bot_user: MatrixUser,
+    make_encrypting_resident: MakeEncryptingResident,
+    db_path: Path,
+) -> None:
+    olena = await make_encrypting_resident("olena")
+    async with running_e2ee_bot(synapse, bot_user, db_path) as bot:
+        transport = bot.transport
+        await eventually(lambda: transport.key_setup_seconds is not None, "keys published")
+        room = await create_element_dm(olena, bot_user.user_id)
+        help_text = await olena.ask(room, "!help")
+        assert "Co potrafię:" in help_text["body"]
+        answer_id = olena.events[room][olena._cursor[room] - 1]["event_id"]
+        assert answer_id in olena.was_encrypted  # the bot's answer travelled encrypted
+
+        ukrainian = await olena.ask(room, "Як передати 1,5% податку на фундацію?")
+        assert "30 квітня" in ukrainian["body"]
+        assert not olena.undecryptable
+    store_dir = db_path.with_name("bot-matrix-store")
+    assert store_dir.is_dir() and (store_dir.stat().st_mode & 0o077) == 0
+    device = bot.transport.client.device_id
+    assert room_keys_in_store(store_database(store_dir, bot_user.user_id, device), room) >= 1
+
+
+async def test_an_unreadable_message_is_waited_for_then_told_once_in_the_chat_language(
+    synapse: SynapseServer,
+    bot_user: MatrixUser,
+    make_encrypting_resident: MakeEncryptingResident,
+    db_path: Path,
+) -> None:
+    olena = await make_encrypting_resident("olena")
+    async with running_e2ee_bot(synapse, bot_user, db_path, undecryptable_wait_seconds=1.0):
+        room = await create_element_dm(olena, bot_user.user_id)
+        await olena.ask(room, "!language uk")
+
+        # The key arrives late (after the message): the bot reads the message then and answers.
+        late = await olena.say_without_sharing_the_key(room, "!topics")
+        await olena.share_the_current_key_late(room)
+        answer = await olena.first_from_bot_after(room, late)
+        assert "Теми:" in answer["content"]["body"]
+
+        # The key never arrives: after its wait the bot says so once, in Ukrainian.
+        first = await olena.say_without_sharing_the_key(room, "!help")
+        told = await olena.first_from_bot_after(room, first)
+        assert "не вдалося прочитати" in told["content"]["body"]
+        await olena.say(room, "Яка завтра погода?")  # the same withheld key: not told again
+        olena.start_new_key(room)
+        help_text = await olena.ask(room, "!help")
+        assert "Що я вмію:" in help_text["body"]
+        bot_messages = [
+            e for e in olena.events[room] if e.get("sender") == bot_user.user_id
+            and e.get("type") == "m.room.message"
+        ]
+        told_count = sum("не вдалося прочитати" in e["content"]["body"] for e in bot_messages)
+        assert told_count == 1
+
+
+async def test_forget_erases_the_rooms_keys_and_export_counts_them(
+    synapse: SynapseServer,
+    bot_user: MatrixUser,
+    make_encrypting_resident: MakeEncryptingResident,
+    db_path: Path,
+) -> None:
+    olena = await make_encrypting_resident("olena")
+    async with running_e2ee_bot(synapse, bot_user, db_path) as bot:
+        room = await create_element_dm(olena, bot_user.user_id)
+        privacy = await olena.ask(room, "!privacy")
+        assert "szyfrowania" in privacy["body"] and "!forget" in privacy["body"]
+
+        await olena.ask(room, "!export")
+        file_event = await olena.next_from_bot(room)
+        exported = await downloaded_json(olena, file_event)
+        assert exported["matrix_encryption"]["room_keys_stored"] >= 1
+        assert "url" not in file_event["content"]  # the file itself was encrypted
+
+        store = store_database(
+            db_path.with_name("bot-matrix-store"), bot_user.user_id, bot.transport.client.device_id
+        )
+        assert room_keys_in_store(store, room) >= 1
+        done = await olena.ask(room, "!forget yes")
+        assert "usunięte" in done["body"].lower() or "erased" in done["body"].lower()
+        assert room_keys_in_store(store, room) == 0
+
+
+async def downloaded_json(resident: EncryptingResident, event: dict[str, object]) -> dict[str, object]:
+    """Download and decrypt an encrypted m.file the bot sent."""
+    content = event["content"]
+    assert isinstance(content, dict)
+    file_info = content["file"]
+    response = await resident.client.download(mxc=file_info["url"])
+    assert isinstance(response, MemoryDownloadResponse), response
+    plain = decrypt_attachment(
+        response.body, file_info["key"]["k"], file_info["hashes"]["sha256"], file_info["iv"]
+    )
+    loaded = json.loads(plain)
+    assert isinstance(loaded, dict)
+    return loaded
