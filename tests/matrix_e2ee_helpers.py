@@ -26,6 +26,8 @@ from nio import (
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
+    ToDeviceMessage,
+    ToDeviceResponse,
 )
 from nio.store import SqliteStore
 
@@ -118,12 +120,26 @@ class EncryptingResident(MatrixResident):
         olm.outbound_group_sessions[room_id].shared = True
         return await self.say(room_id, body)
 
-    async def share_the_current_key_late(self, room_id: str) -> None:
-        """Send the room key of the current (withheld) session after all."""
-        olm = self.client.olm
+    async def say_with_the_key_late(self, room_id: str, body: str) -> str:
+        """Send with a new room key, and the key itself (as it was before this message) only
+        after the message: as when a to-device message is slower than the room event."""
+        client, olm = self.client, self.client.olm
         assert olm is not None
-        olm.outbound_group_sessions[room_id].shared = False
-        await self.client.share_group_session(room_id, ignore_unverified_devices=True)
+        missing = client.get_missing_sessions(room_id)
+        if missing:
+            await client.keys_claim(missing)
+        olm.outbound_group_sessions.pop(room_id, None)
+        users = list(client.rooms[room_id].users)
+        batches = list(olm.share_group_session_parallel(room_id, users, True))
+        olm.outbound_group_sessions[room_id].shared = True
+        event_id = await self.say(room_id, body)
+        for _with, to_device in batches:
+            for user_id, devices in to_device["messages"].items():
+                for device_id, content in devices.items():
+                    message = ToDeviceMessage("m.room.encrypted", user_id, device_id, content)
+                    response = await client.to_device(message)
+                    assert isinstance(response, ToDeviceResponse), response
+        return event_id
 
     def start_new_key(self, room_id: str) -> None:
         """Forget the current outbound session: the next message shares a new one."""

@@ -1056,7 +1056,7 @@ class MatrixTransport:
                     content_type="application/octet-stream" if encrypt else attachment.mime_type,
                     filename=attachment.filename,
                     encrypt=encrypt,
-                    filesize=None if encrypt else len(attachment.data),
+                    filesize=len(attachment.data),  # AES-CTR keeps the length
                 )
             except TRANSIENT_ERRORS as exc:
                 return SendOutcome.retry(None, f"upload: {type(exc).__name__}")
