@@ -88,8 +88,9 @@ async def test_an_unreadable_message_is_waited_for_then_told_once_in_the_chat_la
         help_text = await olena.ask(room, "!help")
         assert "Що я вмію:" in help_text["body"]
         bot_messages = [
-            e for e in olena.events[room] if e.get("sender") == bot_user.user_id
-            and e.get("type") == "m.room.message"
+            e
+            for e in olena.events[room]
+            if e.get("sender") == bot_user.user_id and e.get("type") == "m.room.message"
         ]
         told_count = sum("не вдалося прочитати" in e["content"]["body"] for e in bot_messages)
         assert told_count == 1
@@ -126,7 +127,9 @@ async def test_forget_erases_the_rooms_keys_and_export_counts_them(
         assert len(after) == 1 and not before & after
 
 
-async def downloaded_json(resident: EncryptingResident, event: dict[str, object]) -> dict[str, object]:
+async def downloaded_json(
+    resident: EncryptingResident, event: dict[str, object]
+) -> dict[str, object]:
     """Download and decrypt an encrypted m.file the bot sent."""
     content = event["content"]
     assert isinstance(content, dict)

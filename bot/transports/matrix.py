@@ -484,8 +484,8 @@ class MatrixTransport:
         else:
             await self._password_login(device_id)
             how = "with the password"
-        if self.config.e2ee:
-            await self._open_store()
+        if self.config.e2ee and await self._open_store():
+            how = "with the password as a new device"
         self._logged_in = True
         await self._load_display_name()
         log.info("Matrix: logged in as %s %s (device %s)", self.user_id, how, self.client.device_id)
@@ -526,15 +526,16 @@ class MatrixTransport:
             },
         )
 
-    async def _open_store(self) -> None:
-        """Open the encryption store of the logged-in device (created on first use).
+    async def _open_store(self) -> bool:
+        """Open the encryption store of the logged-in device (created on first use); return
+        whether the bot had to log in as a new device.
 
         A device that published keys from a store that is gone cannot go on: with the password
         the bot logs in as a new device; with only a token it stops, saying what to do.
         """
         client = self.client
         if client.store is not None and client.store.device_id == client.device_id:
-            return
+            return False
         client.store, client.olm = None, None
         store_dir = self.config.store_dir
         database = matrix_e2ee.store_database(store_dir, self.user_id, client.device_id)
@@ -556,9 +557,13 @@ class MatrixTransport:
             )
             await self._password_login(None)
             database = matrix_e2ee.store_database(store_dir, self.user_id, client.device_id)
+            new_device = True
+        else:
+            new_device = False
         client.store_path = str(store_dir)
         client.load_store()
         log.info("Matrix: encryption store %s", database)
+        return new_device
 
     @staticmethod
     def _raise_login_error(response: Any, source: str) -> None:
