@@ -17,7 +17,6 @@ from tests.matrix_e2ee_helpers import (
     MakeEncryptingResident,
     create_element_dm,
     encrypted_room_with,
-    make_encrypting_resident,  # noqa: F401  (fixture)
 )
 from tests.matrix_helpers import BotProcess, MatrixResident, devices_of
 from tests.synapse_server import MatrixUser, SynapseServer

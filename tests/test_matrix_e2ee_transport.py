@@ -17,7 +17,6 @@ from tests.matrix_e2ee_helpers import (
     MakeEncryptingResident,
     create_element_dm,
     eventually,
-    make_encrypting_resident,  # noqa: F401  (fixture)
     running_e2ee_bot,
 )
 from tests.synapse_server import MatrixUser, SynapseServer
