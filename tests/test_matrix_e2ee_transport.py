@@ -3,6 +3,7 @@ with an encrypting nio client: answers, unreadable messages, forget, export and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.matrix_e2ee_helpers import (
     running_e2ee_bot,
 )
 from tests.synapse_server import MatrixUser, SynapseServer
+from tests.test_cli import ngo_bot
 
 
 @pytest.fixture
@@ -141,3 +143,33 @@ async def downloaded_json(
     loaded = json.loads(plain)
     assert isinstance(loaded, dict)
     return loaded
+
+
+async def test_db_backup_copies_the_store_and_the_copy_reads_the_room(
+    synapse: SynapseServer,
+    bot_user: MatrixUser,
+    make_encrypting_resident: MakeEncryptingResident,
+    db_path: Path,
+    tmp_path: Path,
+) -> None:
+    olena = await make_encrypting_resident("olena")
+    async with running_e2ee_bot(synapse, bot_user, db_path) as bot:
+        room = await create_element_dm(olena, bot_user.user_id)
+        assert "Co potrafię:" in (await olena.ask(room, "!help"))["body"]
+        device = bot.transport.client.device_id
+        backup = await asyncio.to_thread(
+            ngo_bot, tmp_path, "db", "backup", str(tmp_path / "saved" / "copy.sqlite3")
+        )  # while the bot runs
+    assert backup.returncode == 0, backup.stderr
+    store_copy = tmp_path / "saved" / "copy-matrix-store"
+    assert "Matrix encryption store" in backup.stdout and str(store_copy) in backup.stdout
+    assert store_database(store_copy, bot_user.user_id, device).is_file()
+
+    # The copy, used as BOT_DB, finds its store beside it: the same device reads the room on.
+    await olena.say(room, "!topics")  # written while no bot runs
+    copy = tmp_path / "saved" / "copy.sqlite3"
+    async with running_e2ee_bot(synapse, bot_user, copy) as restored:
+        topics = await olena.next_notice(room)
+        assert "Tematy:" in topics["body"]
+        assert restored.transport.client.device_id == device
+    assert not olena.undecryptable
