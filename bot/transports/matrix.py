@@ -598,7 +598,6 @@ class MatrixTransport:
             if self._stopping.is_set():
                 return
             await self._retry_login(backoff)
-        await self._first_upkeep()
         since = await self._state.get(PLATFORM, KEY_SYNC_TOKEN)
         full_state = since is not None  # rebuild room state (members, power levels) once
         while not self._stopping.is_set():
@@ -643,24 +642,22 @@ class MatrixTransport:
         backoff.reset()
         return next_batch
 
-    async def _first_upkeep(self) -> None:
-        """Publish the device's keys before listening (measured: the key setup at first start)."""
+    async def _upkeep(self) -> None:
+        """The key steps after a sync. The first one publishes a new device's keys (after the
+        first sync, so that a first login still skips what was said before it)."""
         if self.client.olm is None:
             return
-        await self._upkeep()
-        if not self.client.should_upload_keys:
+        try:
+            await matrix_e2ee.upkeep(self.client)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("Matrix key upkeep failed (%s); retrying after the next sync", exc)
+        if self.key_setup_seconds is None and not self.client.should_upload_keys:
             self.key_setup_seconds = time.monotonic() - self._started_at
             log.info(
                 "Matrix: end-to-end encryption ready for device %s (%.2f s after start)",
                 self.client.device_id,
                 self.key_setup_seconds,
             )
-
-    async def _upkeep(self) -> None:
-        try:
-            await matrix_e2ee.upkeep(self.client)
-        except TRANSIENT_ERRORS as exc:
-            log.warning("Matrix key upkeep failed (%s); retrying after the next sync", exc)
 
     async def _retry_login(self, backoff: Backoff) -> bool:
         try:
@@ -1087,10 +1084,16 @@ class MatrixTransport:
     async def _send_event(self, room_id: str, content: dict[str, Any], txn: str) -> SendOutcome:
         """Send one event; in an encrypted room nio first shares the bot's room key with every
         member's device (unverified ones too: see the module docstring of matrix_e2ee)."""
+        client = self.client
         try:
-            response = await self.client.room_send(
-                room_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True
-            )
+            if client.olm is not None and room_id not in client.rooms:
+                response = await matrix_e2ee.send_to_unsynced_room(client, room_id, content, txn)
+                if response is None:
+                    return SendOutcome.retry(None, "encrypted room not synced yet")
+            else:
+                response = await client.room_send(
+                    room_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True
+                )
         except TRANSIENT_ERRORS as exc:
             return SendOutcome.retry(None, type(exc).__name__)
         except LocalProtocolError as exc:

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from aiohttp import ClientResponse
 from nio import (
     Api,
     AsyncClient,
@@ -28,6 +29,7 @@ from nio import (
     KeysUploadError,
     LocalProtocolError,
     MegolmEvent,
+    RoomSendResponse,
 )
 from nio.store import MegolmInboundSessions
 
@@ -57,19 +59,9 @@ async def own_device_has_keys(client: AsyncClient) -> bool:
     ids clash), so the bot must log in as a new device instead.
     """
     method, path, data = Api.keys_query(client.access_token, {client.user_id})
-    response = await client.send(
-        method,
-        path.split("?", 1)[0],  # the token goes in the header, never in a URL
-        data,
-        headers={
-            "Authorization": f"Bearer {client.access_token}",
-            "Content-Type": "application/json",
-        },
-    )
-    async with response:
-        if response.status != 200:
-            raise OSError(f"keys/query answered HTTP {response.status}")
-        body = json.loads(await response.text())
+    response, body = await raw_request(client, method, path, data)
+    if response.status != 200:
+        raise OSError(f"keys/query answered HTTP {response.status}")
     devices = (body.get("device_keys") or {}).get(client.user_id) or {}
     return client.device_id in devices
 
@@ -93,6 +85,53 @@ async def upkeep(client: AsyncClient) -> None:
         response = await client.keys_claim(client.get_users_for_key_claiming())
         if isinstance(response, KeysClaimError):
             log.warning("Matrix: claiming one-time keys failed: %s", response.message)
+
+
+async def send_to_unsynced_room(
+    client: AsyncClient, room_id: str, content: dict[str, Any], txn: str
+) -> Any | None:
+    """Send to a room nio has not synced (not joined yet as far as it knows, left, or unknown),
+    where nio refuses to send once encryption is on. The homeserver says whether the room is
+    encrypted: then None (wait for the sync, never send in clear text there); else the event
+    goes unencrypted. Returns the homeserver's answer as a nio response (sent, or M_FORBIDDEN
+    when the bot is not in the room)."""
+    method, path = Api.room_get_state_event(client.access_token, room_id, "m.room.encryption")
+    response, body = await raw_request(client, method, path)
+    if response.status == 200:
+        return None
+    if response.status == 404 and body.get("errcode") == "M_NOT_FOUND":
+        method, path, data = Api.room_send(
+            client.access_token, room_id, "m.room.message", content, txn
+        )
+        response, body = await raw_request(client, method, path, data)
+    result = RoomSendResponse.from_dict(body, room_id)
+    result.transport_response = response
+    return result
+
+
+async def raw_request(
+    client: AsyncClient, method: str, path: str, data: str | None = None
+) -> tuple[ClientResponse, dict[str, Any]]:
+    """One request with the token in the header (never in the URL); the JSON body, or an
+    error body naming the HTTP status when there is none (a proxy's HTML page)."""
+    response = await client.send(
+        method,
+        path.split("?", 1)[0],
+        data,
+        headers={
+            "Authorization": f"Bearer {client.access_token}",
+            "Content-Type": "application/json",
+        },
+    )
+    async with response:
+        text = await response.text()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {"error": f"HTTP {response.status}"}
+    return response, body
 
 
 def try_decrypt(client: AsyncClient, event: MegolmEvent) -> Any | None:
