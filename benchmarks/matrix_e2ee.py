@@ -18,7 +18,6 @@ import asyncio
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.app import build_core
@@ -71,17 +70,11 @@ async def key_setup(synapse: SynapseServer, work: Path, accounts: int) -> None:
     )
 
 
-async def round_trips(
-    resident: MatrixResident, room: str, count: int
-) -> tuple[float, list[float]]:
-    async def once() -> float:
-        started = time.perf_counter()
-        answer = await resident.ask(room, "!help")
-        assert "!subscribe" in answer["body"], answer
-        return time.perf_counter() - started
-
-    first = await once()
-    return first, [await once() for _ in range(count)]
+async def round_trip(resident: MatrixResident, room: str) -> float:
+    started = time.perf_counter()
+    answer = await resident.ask(room, "!help")
+    assert "!subscribe" in answer["body"], answer
+    return time.perf_counter() - started
 
 
 def summary(name: str, first: float, times: list[float]) -> str:
@@ -109,18 +102,21 @@ async def compare_round_trips(synapse: SynapseServer, work: Path, count: int) ->
 
         plain_room = await plain.start_chat_with_bot()
         encrypted_room = await create_element_dm(encrypting, bot_user.user_id)
-        measured: dict[str, tuple[float, list[float]]] = {}
-        runs: list[tuple[str, Callable[[], Awaitable[tuple[float, list[float]]]]]] = [
-            ("plain DM", lambda: round_trips(plain, plain_room, count)),
-            ("encrypted DM", lambda: round_trips(encrypting, encrypted_room, count)),
-        ]
-        for name, run in runs:
-            measured[name] = await run()
-            print(summary(name, *measured[name]))
-        extra = statistics.median(measured["encrypted DM"][1]) - statistics.median(
-            measured["plain DM"][1]
+        first = {
+            "plain DM": await round_trip(plain, plain_room),
+            "encrypted DM": await round_trip(encrypting, encrypted_room),
+        }
+        times: dict[str, list[float]] = {"plain DM": [], "encrypted DM": []}
+        for _ in range(count):  # alternated, so that a busy machine slows both alike
+            times["plain DM"].append(await round_trip(plain, plain_room))
+            times["encrypted DM"].append(await round_trip(encrypting, encrypted_room))
+        for name in times:
+            print(summary(name, first[name], times[name]))
+        extra = [e - p for p, e in zip(times["plain DM"], times["encrypted DM"], strict=True)]
+        print(
+            f"extra time of a round trip in an encrypted DM: median {statistics.median(extra) * 1000:.0f}"
+            f" ms (pairwise differences of alternated round trips)"
         )
-        print(f"extra time of a round trip in an encrypted DM: {extra * 1000:.0f} ms (median)")
     finally:
         for client in clients:
             await client.close()
