@@ -200,3 +200,25 @@ def wait_for_new_device(bot: BotProcess, lost_device: str) -> str:
             return str(ready[0])
         time.sleep(0.1)
     raise AssertionError(f"the bot never became ready with a new device:\n{bot.log()}")
+
+
+async def test_a_lost_store_with_only_a_token_stops_saying_what_to_do(
+    synapse: SynapseServer, bot_user: MatrixUser, bot_process: MakeBot
+) -> None:
+    app = await synapse.login_client(bot_user.user_id, bot_user.password)
+    token, device = app.access_token, app.device_id
+    await app.close()
+    bot = bot_process(MATRIX_ACCESS_TOKEN=token)
+    del bot.env["MATRIX_PASSWORD"]
+    bot.start()
+    await asyncio.to_thread(wait_for_new_device, bot, "")
+    assert bot.stop() == 0, bot.log()
+    shutil.rmtree(bot.db_path.with_name("bot-matrix-store"))
+
+    again = bot_process(MATRIX_ACCESS_TOKEN=token)
+    del again.env["MATRIX_PASSWORD"]
+    again.start()
+    assert again.process is not None
+    assert again.process.wait(60) == 2, again.log()
+    assert f"has no encryption keys for device {device}" in again.log()
+    assert "MATRIX_E2EE=off" in again.log() and token not in again.log()

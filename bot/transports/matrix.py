@@ -651,6 +651,9 @@ class MatrixTransport:
             await matrix_e2ee.upkeep(self.client)
         except TRANSIENT_ERRORS as exc:
             log.warning("Matrix key upkeep failed (%s); retrying after the next sync", exc)
+        except Exception:
+            # Never deaf because of keys: the batch is still handled, the step runs again.
+            log.exception("unexpected error in the Matrix key upkeep; retrying after the next sync")
         if self.key_setup_seconds is None and not self.client.should_upload_keys:
             self.key_setup_seconds = time.monotonic() - self._started_at
             log.info(
@@ -990,18 +993,26 @@ class MatrixTransport:
         """Handle the waiting messages whose key arrived; tell those past their wait."""
         now = asyncio.get_running_loop().time()
         for event_id, pending in list(self._undecryptable.items()):
-            room = self.client.rooms.get(pending.room_id)
-            decrypted = matrix_e2ee.try_decrypt(self.client, pending.event)
-            if decrypted is not None and room is not None:
-                del self._undecryptable[event_id]
-                log.info("Matrix: the key for %s arrived; handling it", event_id)
-                source = getattr(decrypted, "source", None) or {}
-                if source.get("type") == "m.room.message":
-                    await self._on_message(room, source)
-            elif now >= pending.deadline or room is None:
-                del self._undecryptable[event_id]
-                if room is not None:
-                    await self._tell_undecryptable(room, pending.event.sender)
+            try:
+                await self._retry_one(event_id, pending, now)
+            except Exception:
+                self._undecryptable.pop(event_id, None)  # not retried forever
+                log.exception("error while handling the late message %s", event_id)
+
+    async def _retry_one(self, event_id: str, pending: Undecryptable, now: float) -> None:
+        """Handle one waiting message if its key is here; tell the person once it waited out."""
+        room = self.client.rooms.get(pending.room_id)
+        decrypted = matrix_e2ee.try_decrypt(self.client, pending.event)
+        if decrypted is not None and room is not None:
+            del self._undecryptable[event_id]
+            log.info("Matrix: the key for %s arrived; handling it", event_id)
+            source = getattr(decrypted, "source", None) or {}
+            if source.get("type") == "m.room.message":
+                await self._on_message(room, source)
+        elif now >= pending.deadline or room is None:
+            del self._undecryptable[event_id]
+            if room is not None:
+                await self._tell_undecryptable(room, pending.event.sender)
 
     async def _tell_undecryptable(self, room: MatrixRoom, sender: str) -> None:
         """Once per person and room until one of their messages can be read again."""
