@@ -112,7 +112,8 @@ class MatrixConfig:
     password: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
     allowed_servers: frozenset[str] = frozenset()
-    e2ee: bool = True
+    # On by default in Settings (MATRIX_E2EE); a config built by hand names its store to use it.
+    e2ee: bool = False
     store_dir: Path = Path("matrix-store")
 
     @classmethod
