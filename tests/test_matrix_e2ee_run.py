@@ -222,3 +222,32 @@ async def test_a_lost_store_with_only_a_token_stops_saying_what_to_do(
     assert again.process.wait(60) == 2, again.log()
     assert f"has no encryption keys for device {device}" in again.log()
     assert "MATRIX_E2EE=off" in again.log() and token not in again.log()
+
+
+async def test_a_bot_that_ran_without_encryption_keeps_its_device_when_it_is_switched_on(
+    synapse: SynapseServer,
+    bot_user: MatrixUser,
+    resident: MatrixResident,
+    make_encrypting_resident: MakeEncryptingResident,
+    bot_process: MakeBot,
+) -> None:
+    plain_bot = bot_process(MATRIX_E2EE="off")
+    plain_bot.start()
+    try:
+        room = await resident.start_chat_with_bot()
+        assert "Co potrafię:" in (await resident.ask(room, "!help"))["body"]
+    finally:
+        assert plain_bot.stop() == 0, plain_bot.log()
+    device = stored_device(plain_bot.db_path)
+
+    olena = await make_encrypting_resident("olena")
+    bot = bot_process()  # MATRIX_E2EE on, the default
+    bot.start()
+    try:
+        encrypted = await create_element_dm(olena, bot_user.user_id)
+        assert "Co potrafię:" in await answered_encrypted(olena, encrypted, "!help")
+        assert "Tematy:" in (await resident.ask(room, "!topics"))["body"]  # plain rooms too
+    finally:
+        assert bot.stop() == 0, bot.log()
+    assert stored_device(bot.db_path) == device
+    assert f"encryption ready for device {device}" in bot.log()
