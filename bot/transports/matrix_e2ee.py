@@ -9,7 +9,7 @@ one-time keys to open Olm sessions with new devices.
 
 Trust: the bot cannot verify anyone interactively, so it shares its room keys with every device
 of the members (nio's `ignore_unverified_devices`), and nio pins each device's signing key the
-first time it sees it (a device whose key later changes is refused). See README, Matrix.
+first time it sees it (a changed key is not taken over). See README, Matrix.
 """
 
 from __future__ import annotations
