@@ -123,6 +123,14 @@ class EncryptingResident(MatrixResident):
     async def say_with_the_key_late(self, room_id: str, body: str) -> str:
         """Send with a new room key, and the key itself (as it was before this message) only
         after the message: as when a to-device message is slower than the room event."""
+        event_id, held = await self.say_holding_the_key(room_id, body)
+        await self.send_held_key(held)
+        return event_id
+
+    async def say_holding_the_key(
+        self, room_id: str, body: str
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Send with a new room key, keeping back the to-device messages that carry the key."""
         client, olm = self.client, self.client.olm
         assert olm is not None
         missing = client.get_missing_sessions(room_id)
@@ -133,13 +141,15 @@ class EncryptingResident(MatrixResident):
         batches = list(olm.share_group_session_parallel(room_id, users, True))
         olm.outbound_group_sessions[room_id].shared = True
         event_id = await self.say(room_id, body)
-        for _with, to_device in batches:
+        return event_id, [to_device for _with, to_device in batches]
+
+    async def send_held_key(self, held: list[dict[str, Any]]) -> None:
+        for to_device in held:
             for user_id, devices in to_device["messages"].items():
                 for device_id, content in devices.items():
                     message = ToDeviceMessage("m.room.encrypted", user_id, device_id, content)
-                    response = await client.to_device(message)
+                    response = await self.client.to_device(message)
                     assert isinstance(response, ToDeviceResponse), response
-        return event_id
 
     def start_new_key(self, room_id: str) -> None:
         """Forget the current outbound session: the next message shares a new one."""

@@ -173,3 +173,42 @@ async def test_db_backup_copies_the_store_and_the_copy_reads_the_room(
         assert "Tematy:" in topics["body"]
         assert restored.transport.client.device_id == device
     assert not olena.undecryptable
+
+
+async def test_a_message_waiting_for_its_key_is_read_after_a_restart(
+    synapse: SynapseServer,
+    bot_user: MatrixUser,
+    make_encrypting_resident: MakeEncryptingResident,
+    db_path: Path,
+) -> None:
+    olena = await make_encrypting_resident("olena")
+    async with running_e2ee_bot(synapse, bot_user, db_path, undecryptable_wait_seconds=60.0) as bot:
+        room = await create_element_dm(olena, bot_user.user_id)
+        await olena.ask(room, "!help")
+        waiting, held = await olena.say_holding_the_key(room, "!topics")
+        state = bot.storage.sync_state
+
+        async def stored_waiting() -> dict[str, str]:
+            return await state.get_all("matrix", "undecryptable:")
+
+        for _ in range(300):  # the bot saw it and keeps it before moving its sync position on
+            if await stored_waiting():
+                break
+            await asyncio.sleep(0.1)
+        assert await stored_waiting() == {f"undecryptable:{waiting}": room}
+        olena.start_new_key(room)  # her next message is readable again
+        await olena.ask(room, "!export")
+        export_file = await downloaded_json(olena, await olena.next_from_bot(room))
+        assert export_file["matrix_encryption"]["messages_waiting_for_their_key"] == [waiting]
+
+    await olena.send_held_key(held)  # the key comes while the bot is down
+    async with running_e2ee_bot(synapse, bot_user, db_path) as restarted:
+        answer = await olena.next_notice(room)  # the next after the export file
+        assert "Tematy:" in answer["body"]
+        left = await restarted.storage.sync_state.get_all("matrix", "undecryptable:")
+        for _ in range(50):
+            if not left:
+                break
+            await asyncio.sleep(0.1)
+            left = await restarted.storage.sync_state.get_all("matrix", "undecryptable:")
+        assert left == {}

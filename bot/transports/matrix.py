@@ -40,6 +40,7 @@ from nio import (
     MatrixRoom,
     MegolmEvent,
     ProfileGetDisplayNameResponse,
+    RoomGetEventResponse,
     RoomInfo,
     RoomMemberEvent,
     RoomSendResponse,
@@ -79,6 +80,8 @@ KEY_DEVICE_ID = "device_id"
 KEY_ACCESS_TOKEN = "access_token"
 KEY_SYNC_TOKEN = "sync_token"
 ENCRYPTION_NOTICE_PREFIX = "encryption_notice:"
+# A message waiting for its room key: its event id -> its room, until it is read or told.
+UNDECRYPTABLE_PREFIX = "undecryptable:"
 
 HTML_FORMAT = "org.matrix.custom.html"
 ENCRYPTED_EVENT = "m.room.encrypted"
@@ -249,7 +252,8 @@ def e2ee_privacy_note() -> str:
     return _(
         "In encrypted Matrix rooms I also keep, in my encryption store, the keys that let me "
         "read this room's messages (not the messages), and the public keys of the members' "
-        "devices; {forget} erases this room's keys."
+        "devices; {forget} erases this room's keys. While a message waits for its key (about a "
+        "minute), I keep its id."
     )
 
 
@@ -368,6 +372,7 @@ class MatrixTransport:
         self._undecryptable: dict[str, Undecryptable] = {}
         self._told_undecryptable: set[tuple[str, str]] = set()
         self._synced = False
+        self._restored_waiting = False
         self._started_at = 0.0
         self.key_setup_seconds: float | None = None
         self._client: AsyncClient | None = None
@@ -635,6 +640,7 @@ class MatrixTransport:
         # Keys first: the device lists and Olm sessions the replies below need to encrypt.
         await self._upkeep()
         await self._handle_sync(response, initial=since is None)
+        await self._restore_undecryptable()
         await self._retry_undecryptable()
         self._synced = True
         next_batch = str(response.next_batch)
@@ -941,7 +947,7 @@ class MatrixTransport:
         await self._state.delete(PLATFORM, ENCRYPTION_NOTICE_PREFIX + chat.chat_id)
         for event_id, pending in list(self._undecryptable.items()):
             if pending.room_id == chat.chat_id:
-                del self._undecryptable[event_id]
+                await self._done_waiting(event_id)
         self._told_undecryptable = {
             told for told in self._told_undecryptable if told[0] != chat.chat_id
         }
@@ -960,6 +966,11 @@ class MatrixTransport:
         return {
             "matrix_encryption": {
                 "room_keys_stored": matrix_e2ee.count_room_sessions(self._client, ref.chat_id),
+                "messages_waiting_for_their_key": sorted(
+                    event_id
+                    for event_id, pending in self._undecryptable.items()
+                    if pending.room_id == ref.chat_id
+                ),
                 "what": "the keys that decrypt this room's messages, not the messages",
             }
         }
@@ -976,6 +987,8 @@ class MatrixTransport:
         self._undecryptable[event.event_id] = Undecryptable(
             room.room_id, event, loop.time() + self._undecryptable_wait
         )
+        # Kept before the sync position moves on: a restart meanwhile still reads the message.
+        await self._state.set(PLATFORM, UNDECRYPTABLE_PREFIX + event.event_id, room.room_id)
         try:
             requested = await matrix_e2ee.request_room_key(self.client, event)
         except TRANSIENT_ERRORS as exc:
@@ -997,7 +1010,7 @@ class MatrixTransport:
             try:
                 await self._retry_one(event_id, pending, now)
             except Exception:
-                self._undecryptable.pop(event_id, None)  # not retried forever
+                await self._done_waiting(event_id)  # not retried forever
                 log.exception("error while handling the late message %s", event_id)
 
     async def _retry_one(self, event_id: str, pending: Undecryptable, now: float) -> None:
@@ -1005,15 +1018,57 @@ class MatrixTransport:
         room = self.client.rooms.get(pending.room_id)
         decrypted = matrix_e2ee.try_decrypt(self.client, pending.event)
         if decrypted is not None and room is not None:
-            del self._undecryptable[event_id]
             log.info("Matrix: the key for %s arrived; handling it", event_id)
             source = getattr(decrypted, "source", None) or {}
             if source.get("type") == "m.room.message":
                 await self._on_message(room, source)
+            await self._done_waiting(event_id)  # after the answer: a crash repeats, never loses
         elif now >= pending.deadline or room is None:
-            del self._undecryptable[event_id]
             if room is not None:
                 await self._tell_undecryptable(room, pending.event.sender)
+            await self._done_waiting(event_id)
+
+    async def _done_waiting(self, event_id: str) -> None:
+        self._undecryptable.pop(event_id, None)
+        await self._state.delete(PLATFORM, UNDECRYPTABLE_PREFIX + event_id)
+
+    async def _restore_undecryptable(self) -> None:
+        """After the first sync: the messages that waited for their key when the bot stopped
+        wait again (their key may have come meanwhile, in this very sync)."""
+        if self._restored_waiting or self.client.olm is None:
+            return
+        self._restored_waiting = True
+        stored = await self._state.get_all(PLATFORM, UNDECRYPTABLE_PREFIX)
+        deadline = asyncio.get_running_loop().time() + self._undecryptable_wait
+        for key, room_id in stored.items():
+            event_id = key.removeprefix(UNDECRYPTABLE_PREFIX)
+            try:
+                await self._restore_one(event_id, room_id, deadline)
+            except TRANSIENT_ERRORS:
+                continue  # kept: tried again at the next start
+            except Exception:
+                await self._done_waiting(event_id)
+                log.exception("error while restoring the waiting message %s", event_id)
+        if stored:
+            log.info("Matrix: %d messages wait for their key again", len(self._undecryptable))
+
+    async def _restore_one(self, event_id: str, room_id: str, deadline: float) -> None:
+        response = await self.client.room_get_event(room_id, event_id)
+        event = getattr(response, "event", None)
+        room = self.client.rooms.get(room_id)
+        if isinstance(response, RoomGetEventResponse) and isinstance(event, MegolmEvent):
+            event.room_id = room_id
+            self._undecryptable[event_id] = Undecryptable(room_id, event, deadline)
+            return
+        if getattr(event, "decrypted", False) and room is not None:
+            # nio decrypted it on the way in: its key came while the bot was down.
+            log.info("Matrix: the key for %s came while the bot was down; handling it", event_id)
+            source = getattr(event, "source", None) or {}
+            if source.get("type") == "m.room.message":
+                await self._on_message(room, source)
+        else:
+            log.info("Matrix: %s no longer waits for its key (%s)", event_id, type(response))
+        await self._done_waiting(event_id)
 
     async def _tell_undecryptable(self, room: MatrixRoom, sender: str) -> None:
         """Once per person and room until one of their messages can be read again."""
