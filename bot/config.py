@@ -84,6 +84,16 @@ class Settings:
     web_listen: tuple[str, int] | None = None
     web_url: str | None = None
     metrics_token: str | None = field(default=None, repr=False)
+    matrix_e2ee: bool = True
+    matrix_store_dir: Path | None = None
+
+    @property
+    def matrix_store_path(self) -> Path:
+        """MATRIX_STORE_DIR, else a folder beside BOT_DB: /data/ngo-bot.sqlite3 keeps its
+        Matrix encryption keys in /data/ngo-bot-matrix-store/."""
+        if self.matrix_store_dir is not None:
+            return self.matrix_store_dir
+        return self.db_path.with_name(f"{self.db_path.stem}-matrix-store")
 
     @property
     def telegram_enabled(self) -> bool:
@@ -149,6 +159,8 @@ class Settings:
             web_listen=_parse_web_listen(_get(env, "BOT_WEB_LISTEN")),
             web_url=_parse_web_url(_get(env, "BOT_WEB_URL")),
             metrics_token=_get(env, "BOT_METRICS_TOKEN"),
+            matrix_e2ee=_parse_on_off("MATRIX_E2EE", _get(env, "MATRIX_E2EE")),
+            matrix_store_dir=_parse_store_dir(_get(env, "MATRIX_STORE_DIR")),
         )
 
 
@@ -161,6 +173,27 @@ def _parse_list(raw: str | None) -> frozenset[str]:
     if not raw:
         return frozenset()
     return frozenset(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _parse_on_off(name: str, raw: str | None) -> bool:
+    """'on' (the default when unset) or 'off'; also the usual yes/no spellings."""
+    if raw is None:
+        return True
+    value = raw.lower()
+    if value in ("on", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    raise ConfigError(f"{name}: {raw!r} is not 'on' or 'off'")
+
+
+def _parse_store_dir(raw: str | None) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"MATRIX_STORE_DIR: {raw!r} is a file, not a folder")
+    return path
 
 
 def _parse_admins(raw: str | None) -> frozenset[str]:

@@ -33,6 +33,8 @@ TextHandler = Callable[[Context, str], Awaitable[list[Reply]]]
 FlowHandler = Callable[[Context, str], Awaitable[list[Reply] | None]]
 ExportProvider = Callable[[Context], Awaitable[dict[str, Any]]]
 ForgetHook = Callable[[ChatRef], Awaitable[None]]
+# A transport's own line for `privacy` about a chat (in the current language), or None.
+PrivacyNote = Callable[[ChatRef], str | None]
 # Told the identity ('telegram:42') whose role an admin changed, e.g. to refresh its menus.
 StaffChangedHook = Callable[[str], Awaitable[None]]
 
@@ -59,6 +61,7 @@ class Core:
         self.export_providers: list[ExportProvider] = []
         self.faq: FaqMatcher | None = None
         self.forget_hooks: list[ForgetHook] = []
+        self.privacy_notes: list[PrivacyNote] = []
         self.staff_changed_hooks: list[StaffChangedHook] = []
         self.conversations = Conversations()
         self.started_at = utcnow()

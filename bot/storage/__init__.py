@@ -7,7 +7,13 @@ from pathlib import Path
 from bot.storage.announcements import AnnouncementStore, DraftStore
 from bot.storage.channels import ChannelStore
 from bot.storage.chats import Chat, ChatStore
-from bot.storage.database import Database, ReadOnlyDatabaseError, StorageError, backup_database
+from bot.storage.database import (
+    Database,
+    ReadOnlyDatabaseError,
+    StorageError,
+    backup_database,
+    backup_folder_of_databases,
+)
 from bot.storage.faq import UnansweredStore
 from bot.storage.heartbeat import HeartbeatStore
 from bot.storage.inbox import InboxStore
@@ -53,4 +59,5 @@ __all__ = [
     "Storage",
     "StorageError",
     "backup_database",
+    "backup_folder_of_databases",
 ]

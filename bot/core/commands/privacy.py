@@ -53,6 +53,7 @@ async def privacy(ctx: Context, args: str) -> list[Reply]:
             "chat of its own; {forget} in a topic erases that topic, in the group's main chat "
             "the group and all its topics."
         ).format(forget=ctx.cmd("forget")),
+        *transport_notes(ctx),
         _("Why: to send this chat the topics it chose, in its language."),
         _(
             "How long: until you erase it with {forget}. A chat that blocks or removes the bot is "
@@ -65,6 +66,12 @@ async def privacy(ctx: Context, args: str) -> list[Reply]:
         ).format(export=ctx.cmd("export"), forget=ctx.cmd("forget")),
     ]
     return [Reply("\n\n".join(lines))]
+
+
+def transport_notes(ctx: Context) -> list[str]:
+    """What the chat's transport keeps beside the database (e.g. Matrix encryption keys)."""
+    notes = (note(ctx.chat.ref) for note in ctx.core.privacy_notes)
+    return [note.format(forget=ctx.cmd("forget")) for note in notes if note is not None]
 
 
 @registry.command("export", N_("Everything stored about this chat, as a file"))
