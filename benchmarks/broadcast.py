@@ -219,7 +219,7 @@ def sample_text() -> str:
     now = utcnow()
     announcement = Announcement(1, announcement_fields(), Status.SENDING, "bench", None, now, now)
     topics, tz = load_topics(None), Settings().timezone
-    return render_message(announcement, Purpose.PUBLICATION, "", "pl", topics, tz, prefix="/")
+    return render_message(announcement, Purpose.PUBLICATION, "", "pl", topics, tz, prefix="/").text
 
 
 async def throughput(chats: int, runs: int, server: str) -> None:

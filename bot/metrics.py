@@ -141,7 +141,9 @@ class StoredGaugesCollector(Collector):
         pending.add_metric([], self.gauges.outbox_pending)
         yield pending
         active = GaugeMetricFamily(
-            "ngo_bot_active_chats", "Chats that receive broadcasts, by platform.", labels=["platform"]
+            "ngo_bot_active_chats",
+            "Chats that receive broadcasts, by platform.",
+            labels=["platform"],
         )
         for platform in sorted({*PLATFORMS, *self.gauges.active_chats}):
             active.add_metric([platform], self.gauges.active_chats.get(platform, 0))

@@ -94,7 +94,11 @@ async def test_requests_are_logged_by_route_never_by_path_or_query(
     try:
         with caplog.at_level(logging.DEBUG, logger="bot.web.access"):
             async with aiohttp.ClientSession() as session:
-                for path in ("/calendar/secret-topic-1.ics", "/no-such-page?token=secret-2", "/healthz"):
+                for path in (
+                    "/calendar/secret-topic-1.ics",
+                    "/no-such-page?token=secret-2",
+                    "/healthz",
+                ):
                     async with session.get(f"http://127.0.0.1:{port}{path}") as response:
                         await response.read()
     finally:
