@@ -127,3 +127,18 @@ POLISH_LETTERS: frozenset[str] = frozenset("ąćęłńóśźż")
 # Letters that mark Russian (absent from Ukrainian) and Ukrainian (absent from Russian).
 RUSSIAN_LETTERS: frozenset[str] = frozenset("ыэъё")
 UKRAINIAN_LETTERS: frozenset[str] = frozenset("іїєґ'")
+
+# Ukrainian function words and chat words as people romanise them (official
+# 2010 system, Polish-style and chat spellings), none of them a Polish or
+# English word: evidence that a Latin-script question is Ukrainian.
+UKRAINIAN_LATIN_MARKERS: frozenset[str] = _words(
+    """
+    yak iak shcho scho shco sho shto chy chi de kudy koly khto chomu navishcho skilky
+    dlia dlya dlja meni mene tobi yoho yii yikh vy vam vas vash vasha ya tse tsei tsia tsi
+    mozhna mozhu mozhe mozhemo treba potribno neobkhidno khochu khochemo khochete khotiv
+    khotila bud laska dyakuyu diakuiu dyakuiu pryvit vitaiu vitayu dobryi dobriy yaki yakyi
+    yakyy yaka yake yakoho yakshcho yakscho shchob shob schob vid pislia pislya cherez abo
+    mii miy moia moya nash nasha nashe nashi nashoho buty bude duzhe takozh tezh tilky tilki
+    lyshe navit spravy pidkazhit pidkazhy skazhit poiasnit poyasnit kazhut chuv chula
+    """
+)

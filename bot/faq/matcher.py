@@ -33,8 +33,10 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.faq.content import ANSWER_LANGUAGES, FALLBACK_LANGUAGE, FaqContent
-from bot.faq.langdetect import detect_language
+from bot.faq.langdetect import detect_language, is_romanised
 from bot.faq.normalize import Token, content_terms, is_stopword, term_forms, tokenize, warm_up
+from bot.faq.sentences import weigh_sentences
+from bot.faq.translit import to_cyrillic
 
 Status = Literal["answer", "choice", "abstain"]
 _OUT_OF_SCOPE_PREFIX = "!"
@@ -86,6 +88,8 @@ class _QueryTerm:
     forms: tuple[str, ...]
     token: Token
     matches: dict[int, float]
+    # How much the sentence the word is in asks (1) or tells (less).
+    weight: float = 1.0
 
 
 class FaqMatcher:
@@ -125,7 +129,7 @@ class FaqMatcher:
         answer_lang = detect_language(text, fallback_lang) if lang == "auto" else lang
         if answer_lang not in ANSWER_LANGUAGES:
             raise ValueError(f"unsupported language: {answer_lang!r}")
-        ranking = self.rank(text)
+        ranking = self.rank(text, romanised=answer_lang == "uk" and is_romanised(text))
         if not ranking:
             return FaqResult(None, answer_lang, 0.0, (), "abstain")
         (top_doc, top_score), *rest = ranking
@@ -144,9 +148,13 @@ class FaqMatcher:
         # Three or more entries equally plausible, or a decoy close behind: too vague.
         return FaqResult(None, answer_lang, rounded, (), "abstain")
 
-    def rank(self, text: str) -> list[tuple[str, float]]:
-        """Documents with a positive score, best first; decoys are named "!topic"."""
-        terms = self._query_terms(text)
+    def rank(self, text: str, romanised: bool = False) -> list[tuple[str, float]]:
+        """Documents with a positive score, best first; decoys are named "!topic".
+
+        ``romanised``: the text is Ukrainian in Latin letters, so each Latin
+        word is also read in Cyrillic (``bot.faq.translit``).
+        """
+        terms = self._query_terms(text, romanised)
         if not terms:
             return []
         s = self._settings
@@ -160,10 +168,11 @@ class FaqMatcher:
                 weight = _idf(n_docs, len(term.matches))
             else:
                 weight = unique_idf * self._oov_factor(term.token)
+            weight *= term.weight
             total += weight
             # Evidence grows with the cube of a word's rarity: one word
             # unique to an entry is proof enough, two common ones are not.
-            rarity = (weight / unique_idf) ** s.evidence_power
+            rarity = (weight / (unique_idf * term.weight)) ** s.evidence_power * term.weight
             for doc, strength in term.matches.items():
                 explained[doc] += weight * strength
                 evidence[doc] += rarity * strength
@@ -205,18 +214,38 @@ class FaqMatcher:
 
     # -- query analysis -------------------------------------------------------
 
-    def _query_terms(self, text: str) -> list[_QueryTerm]:
-        seen: set[tuple[str, ...]] = set()
-        terms: list[_QueryTerm] = []
-        for token in tokenize(text):
-            if is_stopword(token):
-                continue
-            forms = term_forms(token)
-            if forms in seen:
-                continue
-            seen.add(forms)
-            terms.append(_QueryTerm(forms, token, self._match_forms(forms)))
-        return terms
+    def _query_terms(self, text: str, romanised: bool = False) -> list[_QueryTerm]:
+        """Topic words of every sentence, once each, weighted by their sentence."""
+        terms: dict[tuple[str, ...], _QueryTerm] = {}
+        for sentence in weigh_sentences(text):
+            for token in tokenize(sentence.text):
+                forms = self._forms(token, romanised)
+                if forms is None:
+                    continue
+                known = terms.get(forms)
+                if known is not None and known.weight >= sentence.weight:
+                    continue
+                matches = known.matches if known else self._match_forms(forms)
+                terms[forms] = _QueryTerm(forms, token, matches, sentence.weight)
+        return list(terms.values())
+
+    @staticmethod
+    def _forms(token: Token, romanised: bool) -> tuple[str, ...] | None:
+        """A question word's term forms, or None for a stop word.
+
+        A romanised Ukrainian word is looked up both as typed (it may be a
+        Polish term: "stowarzyszenie zwykle") and in its Cyrillic reading.
+        """
+        if is_stopword(token):
+            return None
+        forms = term_forms(token)
+        if not romanised or token.script != "latin" or token.acronym:
+            return forms
+        cyrillic = Token(to_cyrillic(token.text), "cyrillic")
+        if is_stopword(cyrillic):
+            return None
+        reading = term_forms(cyrillic)
+        return forms + tuple(form for form in reading if form not in forms)
 
     def _match_forms(self, forms: tuple[str, ...]) -> dict[int, float]:
         """Documents matched by any form: exactly or by prefix, else by a typo."""

@@ -180,6 +180,13 @@ def _lemmatisable(word: str) -> bool:
     return all(unicodedata.name(ch, "") for ch in word)
 
 
+def is_known_ukrainian(word: str) -> bool:
+    """True when ``word`` (Cyrillic, lower case) is in the Ukrainian dictionary."""
+    if not _lemmatisable(word):
+        return False
+    return bool(_analyzers()[0].word_is_known(word))
+
+
 @functools.lru_cache(maxsize=65536)
 def lemma_cyrillic(word: str) -> str:
     """Dictionary form of a Ukrainian (or Russian) word.
