@@ -74,6 +74,7 @@ _GROUPS: dict[str, tuple[str, ...]] = {
 }
 _GROUP_RE = re.compile("|".join(sorted(map(re.escape, _GROUPS), key=len, reverse=True)))
 _LATIN_WORD_RE = re.compile(r"[a-z']+")
+_TEXT_WORD_RE = re.compile(r"[A-Za-z']+")
 # Readings tried per word: the usual one and those that change one or two groups.
 _MAX_DEVIATIONS = 2
 _MAX_CANDIDATES = 48
@@ -158,3 +159,8 @@ def ukrainian_latin_evidence(words: list[str]) -> float:
         ):
             score += _WEAK_WEIGHT
     return score
+
+
+def romanise_to_cyrillic(text: str) -> str:
+    """``text`` with every Latin word replaced by its Cyrillic reading (others kept)."""
+    return _TEXT_WORD_RE.sub(lambda match: to_cyrillic(match.group().lower()), text)
