@@ -147,10 +147,10 @@ class FaqMatcher:
         self._postings = {term: dict(docs) for term, docs in self._postings.items()}
         self._prefixes = self._build_prefix_map(self._postings)
         self._buckets = self._build_length_buckets(self._postings)
-        self._ngrams = CharNgramIndex(self._similarity_phrases(content))
+        self._ngrams = CharNgramIndex(self.similarity_phrases(content))
 
     @staticmethod
-    def _similarity_phrases(content: FaqContent) -> list[tuple[str, str]]:
+    def similarity_phrases(content: FaqContent) -> list[tuple[str, str]]:
         """(document, phrase) pairs for the n-gram index: titles, variants, decoy examples."""
         pairs = [
             (faq_id, phrase)
@@ -180,7 +180,7 @@ class FaqMatcher:
         if answer_lang not in ANSWER_LANGUAGES:
             raise ValueError(f"unsupported language: {answer_lang!r}")
         romanised = answer_lang == "uk" and is_romanised(text)
-        calibration = self._calibration(answer_lang)
+        calibration = self.calibration(answer_lang)
         lexical = self.lexical_rank(text, romanised)
         similarities = (
             self.ngram_scores(text, romanised) if calibration.ngram_weight > 0 and lexical else {}
@@ -199,7 +199,13 @@ class FaqMatcher:
             return FaqResult(candidates[0], written_in, rounded, candidates, "answer")
         return FaqResult(None, answer_lang, rounded, candidates, status)
 
-    def _calibration(self, lang: str) -> Calibration:
+    @property
+    def settings(self) -> MatcherSettings:
+        """The constants this matcher decides with."""
+        return self._settings
+
+    def calibration(self, lang: str) -> Calibration:
+        """The decision constants for questions in ``lang`` (Polish ones for another)."""
         calibrations = self._settings.calibrations
         return calibrations.get(lang) or calibrations.get(FALLBACK_LANGUAGE) or Calibration()
 
@@ -210,7 +216,7 @@ class FaqMatcher:
 
         ``lang`` selects the calibration (how much the n-gram similarity counts).
         """
-        calibration = self._calibration(lang)
+        calibration = self.calibration(lang)
         lexical = dict(self.lexical_rank(text, romanised))
         similarities = self.ngram_scores(text, romanised) if calibration.ngram_weight > 0 else {}
         return fuse(lexical, similarities, self._docs, calibration)
