@@ -107,6 +107,9 @@ class Report:
     out_of_scope_choice: int = 0
     lang_match: list[bool] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    # Per question, the fastest of three runs: the cost without the noise of a
+    # loaded machine (later runs also find the word caches warm).
+    best_latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     # kind -> language -> [asked, right (in scope) or abstained (out of scope), wrong]
     kinds: dict[str, dict[str, list[int]]] = field(default_factory=dict)
@@ -131,6 +134,8 @@ def evaluate(name: str, questions: Sequence[Question], ask: Callable[[str], Outc
     for question in questions:
         outcome = ask(question.text)
         report.latencies.append(outcome.seconds)
+        repeats = [ask(question.text).seconds for _ in range(2)]
+        report.best_latencies.append(min([outcome.seconds, *repeats]))
         report.lang_match.append(outcome.lang == question.lang)
         tally_kind(report, question, outcome)
         if question.gold is None:
@@ -176,17 +181,20 @@ def tally_kind(report: Report, question: Question, outcome: Outcome) -> None:
 def matcher_system(
     content_dir: Path | None, fallback_lang: str, ngrams: bool = True
 ) -> Callable[[str], Outcome]:
-    """The real matcher, answering in auto-detected language (``ngrams=False``: lexical only)."""
+    """The real matcher, answering in auto-detected language.
+
+    ``ngrams=False``: the lexical matcher alone with its former constants
+    (threshold 0.3, margin 0.07; still with romanised Ukrainian and sentence
+    weighting, which are part of the lexical side).
+    """
     from dataclasses import replace
 
     from bot.faq import FaqMatcher, MatcherSettings, load_faq
+    from bot.faq.matcher import Calibration
 
     settings = MatcherSettings()
     if not ngrams:
-        lexical_only = {
-            lang: replace(calibration, ngram_weight=0.0)
-            for lang, calibration in settings.calibrations.items()
-        }
+        lexical_only = {lang: Calibration() for lang in settings.calibrations}
         settings = replace(settings, calibrations=lexical_only)
     matcher = FaqMatcher(load_faq(content_dir), settings)
 
@@ -345,6 +353,10 @@ def summary_rows(report: Report) -> dict[str, str]:
     )
     rows["latency median (ms)"] = f"{statistics.median(report.latencies) * 1000:.2f}"
     rows["latency p99 (ms)"] = f"{percentile(report.latencies, 0.99) * 1000:.2f}"
+    best = report.best_latencies
+    rows["latency best of 3, p50 / p99 (ms)"] = (
+        f"{statistics.median(best) * 1000:.2f} / {percentile(best, 0.99) * 1000:.2f}"
+    )
     return rows
 
 
