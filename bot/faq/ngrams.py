@@ -22,6 +22,7 @@ _MIN_N, _MAX_N = 3, 5
 # n-grams found in more than this share of the phrases (" pod", "nia ") are
 # left out of the postings: they weigh little (low idf) and cost the most time.
 _MAX_DF_SHARE = 0.05
+_MIN_COMMON_DF = 20
 
 
 def _grams(text: str) -> Counter[str]:
@@ -51,7 +52,8 @@ class CharNgramIndex:
         self._idf = {gram: math.log((1 + count) / (1 + df)) + 1.0 for gram, df in doc_freq.items()}
         self._keys: list[str] = []
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        common = {gram for gram, df in doc_freq.items() if df > _MAX_DF_SHARE * count}
+        limit = max(_MIN_COMMON_DF, _MAX_DF_SHARE * count)
+        common = {gram for gram, df in doc_freq.items() if df > limit}
         for index, (key, grams) in enumerate(labelled):
             self._keys.append(key)
             vector = self._weigh(grams)
