@@ -33,6 +33,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+
 def shared_dir() -> Path:
     """The steering repository's shared/ folder beside the checkout (or a worktree's)."""
     for candidate in (REPO_ROOT.parent / "shared", REPO_ROOT.parent.parent / "shared"):

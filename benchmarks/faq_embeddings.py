@@ -121,7 +121,9 @@ class EmbeddingSystem:
         romanised = lang == "uk" and is_romanised(text)
         c: Calibration = matcher.calibration(lang)
         lexical = matcher.lexical_rank(text, romanised)
-        fused = dict(fuse(dict(lexical), matcher.ngram_scores(text, romanised), matcher.documents, c))
+        fused = dict(
+            fuse(dict(lexical), matcher.ngram_scores(text, romanised), matcher.documents, c)
+        )
         for doc, value in _z_bonus(e5, matcher.documents, floor, weight).items():
             fused[doc] = fused.get(doc, 0.0) + value
         ranking = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
@@ -144,7 +146,9 @@ class EmbeddingSystem:
         by_lang: dict[str, list[tuple[str, str | None, dict[str, float]]]] = {}
         for item in items:
             lang = detect_language(item["q"], "pl")
-            by_lang.setdefault(lang, []).append((item["q"], item["id"], self.similarities(item["q"])))
+            by_lang.setdefault(lang, []).append(
+                (item["q"], item["id"], self.similarities(item["q"]))
+            )
         for lang, questions in by_lang.items():
             best: tuple[float, float, float] | None = None
             for weight, floor in itertools.product(WEIGHTS, FLOORS):
@@ -178,4 +182,3 @@ def embedding_system(content_dir: Path | None, fallback_lang: str) -> Callable[[
         return Outcome(status, answer_id, candidates, lang, elapsed)
 
     return ask
-

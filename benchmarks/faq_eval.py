@@ -433,7 +433,9 @@ def print_process_costs(content_dir: Path | None, embeddings: bool) -> None:
     """Fresh-process first answer, extra memory and install size of each variant."""
     variants = [("matcher", False)] + ([("lex+e5", True)] if embeddings else [])
     for name, with_embeddings in variants:
-        runs = fresh_process_runs("jak założyć stowarzyszenie zwykłe?", content_dir, with_embeddings)
+        runs = fresh_process_runs(
+            "jak założyć stowarzyszenie zwykłe?", content_dir, with_embeddings
+        )
         times = [seconds for seconds, _ in runs]
         memory = [megabytes for _, megabytes in runs]
         print(

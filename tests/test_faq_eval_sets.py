@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.faq_eval import Outcome, Report, evaluate, load_questions, matcher_system, shared_dir
+from benchmarks.faq_eval import (
+    Outcome,
+    Report,
+    evaluate,
+    load_questions,
+    matcher_system,
+    shared_dir,
+)
 
 DATA = Path(__file__).parent / "data"
 

@@ -42,9 +42,9 @@ def test_a_sentence_is_read_word_by_word() -> None:
 
 
 def test_evidence_comes_from_ukrainian_words_not_polish_or_english() -> None:
-    assert ukrainian_latin_evidence("yak zareiestruvaty stowarzyszenie zwykle".split()) >= 1.5
-    assert ukrainian_latin_evidence("jak zalozyc stowarzyszenie zwykle".split()) == 0
-    assert ukrainian_latin_evidence("where can i find grant competitions".split()) == 0
+    assert ukrainian_latin_evidence(["yak", "zareiestruvaty", "stowarzyszenie", "zwykle"]) >= 1.5
+    assert ukrainian_latin_evidence(["jak", "zalozyc", "stowarzyszenie", "zwykle"]) == 0
+    assert ukrainian_latin_evidence(["where", "can", "i", "find", "grant", "competitions"]) == 0
 
 
 @pytest.mark.parametrize("chat", ["pl", "uk", "en"])

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -78,7 +77,11 @@ def _default_calibrations() -> Mapping[str, Calibration]:
         threshold=0.45, choice_margin=0.03, choice_threshold=0.6, ngram_weight=0.1, ngram_floor=0.5
     )
     ukrainian = Calibration(
-        threshold=0.35, choice_margin=0.07, choice_threshold=0.45, ngram_weight=0.03, ngram_floor=0.5
+        threshold=0.35,
+        choice_margin=0.07,
+        choice_threshold=0.45,
+        ngram_weight=0.03,
+        ngram_floor=0.5,
     )
     # English questions are few (8 in the development sets): Polish constants.
     return MappingProxyType({"pl": polish, "uk": ukrainian, "en": polish})
@@ -94,7 +97,9 @@ class MatcherSettings:
     # partnerstwo?") stay a choice whatever the n-grams prefer: the lexical
     # ranking's top two within this margin, the best at least this strong.
     lexical_choice: Calibration = field(
-        default_factory=lambda: Calibration(threshold=0.3, choice_margin=0.07, choice_threshold=0.45)
+        default_factory=lambda: Calibration(
+            threshold=0.3, choice_margin=0.07, choice_threshold=0.45
+        )
     )
     # Evidence (in words unique to one entry) at which the damping stops,
     # and how steeply a word's evidence falls with its document frequency.
@@ -399,7 +404,6 @@ class FaqMatcher:
         if token.script == "number" or len(token.text) <= 3:
             return s.oov_short_weight
         return s.oov_weight
-
 
 
 def _is_decoy(doc: str) -> bool:

@@ -152,9 +152,7 @@ def ukrainian_latin_evidence(words: list[str]) -> float:
         elif len(word) >= 4 and _STRONG_PATTERN.search(word):
             score += _STRONG_WEIGHT
         elif (
-            len(word) >= 4
-            and _WEAK_PATTERN.search(word)
-            and is_known_ukrainian(to_cyrillic(word))
+            len(word) >= 4 and _WEAK_PATTERN.search(word) and is_known_ukrainian(to_cyrillic(word))
         ):
             score += _WEAK_WEIGHT
     return score
