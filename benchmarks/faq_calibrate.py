@@ -54,6 +54,7 @@ NGRAM_FLOORS = (0.5, 1.0, 1.5, 2.0, 2.5)
 THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 MARGINS = (0.01, 0.03, 0.05, 0.07)
 CHOICE_THRESHOLDS = (0.45, 0.6)
+MIN_LEXICAL = (0.0, 0.1, 0.2, 0.25, 0.3)
 
 
 @dataclass(frozen=True)
@@ -131,13 +132,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     docs = FaqMatcher(load_faq()).documents
     for lang, questions in sorted(prepare(args.sets).items()):
         results = []
-        for weight, floor, threshold, margin, choice in itertools.product(
-            NGRAM_WEIGHTS, NGRAM_FLOORS, THRESHOLDS, MARGINS, CHOICE_THRESHOLDS
+        for weight, floor, threshold, margin, choice, least in itertools.product(
+            NGRAM_WEIGHTS, NGRAM_FLOORS, THRESHOLDS, MARGINS, CHOICE_THRESHOLDS, MIN_LEXICAL
         ):
-            c = Calibration(threshold, margin, choice, weight, floor)
+            c = Calibration(threshold, margin, choice, weight, floor, least)
             value, summary = value_of(questions, docs, c)
-            results.append((value, threshold, margin, choice, -weight, floor, c, summary))
-        results.sort(key=lambda row: row[:6], reverse=True)
+            row = (value, least, threshold, margin, choice, -weight, floor, c, summary)
+            results.append(row)
+        results.sort(key=lambda row: row[:7], reverse=True)
         lexical_only = value_of(questions, docs, Calibration())
         print(f"{lang}: {len(questions)} questions; lexical only: {lexical_only[1]}")
         for value, *_, c, summary in results[: args.top]:
