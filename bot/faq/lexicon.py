@@ -142,3 +142,74 @@ UKRAINIAN_LATIN_MARKERS: frozenset[str] = _words(
     lyshe navit spravy pidkazhit pidkazhy skazhit poiasnit poyasnit kazhut chuv chula
     """
 )
+
+# Romanised letter groups and their Cyrillic readings, most usual first. Longer
+# groups are tried first ("shch" before "sh" before "s").
+ROMANISED_GROUPS: dict[str, tuple[str, ...]] = {
+    "shch": ("щ",),
+    "szcz": ("щ",),
+    "sch": ("щ", "сх"),
+    "zh": ("ж",),
+    "kh": ("х",),
+    "ch": ("ч", "х"),
+    "cz": ("ч",),
+    "sh": ("ш", "сх"),
+    "sz": ("ш",),
+    "ts": ("ц", "тс"),
+    "ya": ("я",),
+    "yu": ("ю",),
+    "ye": ("є", "е"),
+    "yi": ("ий", "ї", "иї"),
+    "yo": ("йо",),
+    "ja": ("я",),
+    "ju": ("ю",),
+    "je": ("є",),
+    "ji": ("ї",),
+    "ia": ("я", "ія", "іа"),
+    "iu": ("ю", "ію"),
+    "ie": ("є", "іє", "іе"),
+    "a": ("а",),
+    "b": ("б",),
+    "c": ("ц", "к"),
+    "d": ("д",),
+    "e": ("е", "є"),
+    "f": ("ф",),
+    "g": ("г", "ґ"),
+    "h": ("г", "х"),
+    "i": ("і", "й", "ї", "и"),
+    "j": ("й",),
+    "k": ("к",),
+    "l": ("л",),
+    "m": ("м",),
+    "n": ("н",),
+    "o": ("о",),
+    "p": ("п",),
+    "q": ("к",),
+    "r": ("р",),
+    "s": ("с",),
+    "t": ("т",),
+    "u": ("у",),
+    "v": ("в",),
+    "w": ("в",),
+    "x": ("кс",),
+    "y": ("и", "й"),
+    "z": ("з",),
+    "'": ("ь", "'"),
+}
+# A final "yi" is the adjective ending ("malyi" = малий) before it is a "ї".
+ROMANISED_ADJECTIVE_ENDING: tuple[str, ...] = ("ий", "ї")
+
+# Words that open (or, for requests, appear in) a sentence that asks. Latin
+# words folded (no Polish diacritics); romanised Ukrainian included.
+QUESTION_WORDS: frozenset[str] = _words(
+    """
+    jak czy gdzie kiedy co ile kto komu jaki jaka jakie ktory ktora ktore dlaczego czemu
+    skad dokad prosze pomozcie pomoz podpowiedzcie poradzcie potrzebuje szukam chce chcemy
+    chcialbym chcialabym chcielibysmy musze musimy mozna moge mozemy
+    how what where when who which why can could should is are do does please need want
+    як чи де коли що скільки хто кому який яка яке які чому навіщо куди звідки підкажіть
+    скажіть поясніть допоможіть порадьте будь прошу потрібно треба хочу хочемо шукаю
+    можна можу можемо как где когда что сколько кто какой почему подскажите скажите
+    yak chy de koly shcho scho sho skilky khto pidkazhit skazhit treba khochu khochemo mozhna
+    """
+)

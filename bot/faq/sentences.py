@@ -3,7 +3,7 @@
 People tell a story first ("We are five friends who clean the Vistula banks.
 We have no legal form...") and ask at the end, or in the middle. The message
 is split into sentences; a sentence that asks (a question mark, a question
-word at its start, a request such as "proszę" / "підкажіть") keeps full
+word at its start, a request such as "proszę" or its Ukrainian peers) keeps full
 weight, the others count less, so the story's words weigh less than the
 question's and do not drown it.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.faq.lexicon import QUESTION_WORDS
 from bot.faq.normalize import fold_latin
 
 # Sentence ends: . ! ? … and line breaks; an abbreviation's dot ("ul.", "np.")
@@ -20,120 +21,6 @@ from bot.faq.normalize import fold_latin
 _SPLIT_RE = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=\?)(?=\S)")
 _WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
 
-# Words that open (or, for requests, appear in) a sentence that asks. Latin
-# words folded (no Polish diacritics); romanised Ukrainian included.
-_QUESTION_WORDS = frozenset(
-    [
-        "jak",
-        "czy",
-        "gdzie",
-        "kiedy",
-        "co",
-        "ile",
-        "kto",
-        "komu",
-        "jaki",
-        "jaka",
-        "jakie",
-        "ktory",
-        "ktora",
-        "ktore",
-        "dlaczego",
-        "czemu",
-        "skad",
-        "dokad",
-        "prosze",
-        "pomozcie",
-        "pomoz",
-        "podpowiedzcie",
-        "poradzcie",
-        "potrzebuje",
-        "szukam",
-        "chce",
-        "chcemy",
-        "chcialbym",
-        "chcialabym",
-        "chcielibysmy",
-        "musze",
-        "musimy",
-        "mozna",
-        "moge",
-        "mozemy",
-        "how",
-        "what",
-        "where",
-        "when",
-        "who",
-        "which",
-        "why",
-        "can",
-        "could",
-        "should",
-        "is",
-        "are",
-        "do",
-        "does",
-        "please",
-        "need",
-        "want",
-        "як",
-        "чи",
-        "де",
-        "коли",
-        "що",
-        "скільки",
-        "хто",
-        "кому",
-        "який",
-        "яка",
-        "яке",
-        "які",
-        "чому",
-        "навіщо",
-        "куди",
-        "звідки",
-        "підкажіть",
-        "скажіть",
-        "поясніть",
-        "допоможіть",
-        "порадьте",
-        "будь",
-        "прошу",
-        "потрібно",
-        "треба",
-        "хочу",
-        "хочемо",
-        "шукаю",
-        "можна",
-        "можу",
-        "можемо",
-        "как",
-        "где",
-        "когда",
-        "что",
-        "сколько",
-        "кто",
-        "какой",
-        "почему",
-        "подскажите",
-        "скажите",
-        "yak",
-        "chy",
-        "de",
-        "koly",
-        "shcho",
-        "scho",
-        "sho",
-        "skilky",
-        "khto",
-        "pidkazhit",
-        "skazhit",
-        "treba",
-        "khochu",
-        "khochemo",
-        "mozhna",
-    ]
-)
 # Weight of a sentence that tells rather than asks.
 STORY_WEIGHT = 0.45
 # Messages up to this many words are taken as one sentence that asks.
@@ -160,7 +47,7 @@ def asks(sentence: str) -> bool:
     words = [fold_latin(word) for word in _WORD_RE.findall(sentence)]
     if not words:
         return False
-    return words[0] in _QUESTION_WORDS or any(word in _QUESTION_WORDS for word in words[:4])
+    return words[0] in QUESTION_WORDS or any(word in QUESTION_WORDS for word in words[:4])
 
 
 def weigh_sentences(text: str) -> list[Sentence]:

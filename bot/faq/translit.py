@@ -2,12 +2,13 @@
 
 People without a Ukrainian keyboard write "yak zareiestruvaty stowarzyszenie
 zwykle" (the official 2010 romanisation), "jak zarejestruvaty" (Polish-style)
-or a mix. Romanisation loses information ("y" is и or й, "i" is і, ї or й,
-"ie" is є or "іе"), so a word gets a few Cyrillic candidates, the most usual
-reading first, and the first that the Ukrainian dictionary (pymorphy3) knows
+or a mix. Romanisation loses information ("y" stands for two letters, "i" for
+four, "ie" for one letter or two), so a word gets a few Cyrillic candidates,
+the most usual reading first, and the first that the Ukrainian dictionary (pymorphy3) knows
 wins; failing that the most usual reading stays, and the matcher's prefix and
-typo matching take it from there. The skeleton the matcher compares (і/и, є/е
-merged) absorbs most remaining ambiguity.
+typo matching take it from there. The skeleton the matcher compares (the
+Ukrainian i-letters and e-letters merged) absorbs most remaining ambiguity.
+The letter table is linguistic data and lives in ``bot.faq.lexicon``.
 """
 
 from __future__ import annotations
@@ -16,62 +17,13 @@ import functools
 import itertools
 import re
 
-from bot.faq.lexicon import UKRAINIAN_LATIN_MARKERS
+from bot.faq.lexicon import (
+    ROMANISED_ADJECTIVE_ENDING,
+    ROMANISED_GROUPS,
+    UKRAINIAN_LATIN_MARKERS,
+)
 
-# Romanised letter groups and their Cyrillic readings, most usual first. Longer
-# groups are tried first ("shch" before "sh" before "s").
-_GROUPS: dict[str, tuple[str, ...]] = {
-    "shch": ("щ",),
-    "szcz": ("щ",),
-    "sch": ("щ", "сх"),
-    "zh": ("ж",),
-    "kh": ("х",),
-    "ch": ("ч", "х"),
-    "cz": ("ч",),
-    "sh": ("ш", "сх"),
-    "sz": ("ш",),
-    "ts": ("ц", "тс"),
-    "ya": ("я",),
-    "yu": ("ю",),
-    "ye": ("є", "е"),
-    "yi": ("ий", "ї", "иї"),
-    "yo": ("йо",),
-    "ja": ("я",),
-    "ju": ("ю",),
-    "je": ("є",),
-    "ji": ("ї",),
-    "ia": ("я", "ія", "іа"),
-    "iu": ("ю", "ію"),
-    "ie": ("є", "іє", "іе"),
-    "a": ("а",),
-    "b": ("б",),
-    "c": ("ц", "к"),
-    "d": ("д",),
-    "e": ("е", "є"),
-    "f": ("ф",),
-    "g": ("г", "ґ"),
-    "h": ("г", "х"),
-    "i": ("і", "й", "ї", "и"),
-    "j": ("й",),
-    "k": ("к",),
-    "l": ("л",),
-    "m": ("м",),
-    "n": ("н",),
-    "o": ("о",),
-    "p": ("п",),
-    "q": ("к",),
-    "r": ("р",),
-    "s": ("с",),
-    "t": ("т",),
-    "u": ("у",),
-    "v": ("в",),
-    "w": ("в",),
-    "x": ("кс",),
-    "y": ("и", "й"),
-    "z": ("з",),
-    "'": ("ь", "'"),
-}
-_GROUP_RE = re.compile("|".join(sorted(map(re.escape, _GROUPS), key=len, reverse=True)))
+_GROUP_RE = re.compile("|".join(sorted(map(re.escape, ROMANISED_GROUPS), key=len, reverse=True)))
 _LATIN_WORD_RE = re.compile(r"[a-z']+")
 _TEXT_WORD_RE = re.compile(r"[A-Za-z']+")
 # Readings tried per word: the usual one and those that change one or two groups.
@@ -96,10 +48,10 @@ def _segments(word: str) -> list[tuple[str, ...]]:
             segments.append((word[position],))
             position += 1
             continue
-        segments.append(_GROUPS[match.group()])
+        segments.append(ROMANISED_GROUPS[match.group()])
         position = match.end()
     if word.endswith("yi") and len(segments) > 1:
-        segments[-1] = ("ий", "ї")  # "malyi", "novyi": the adjective ending
+        segments[-1] = ROMANISED_ADJECTIVE_ENDING  # "malyi", "novyi"
     return segments
 
 
