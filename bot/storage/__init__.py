@@ -14,6 +14,7 @@ from bot.storage.outbox import OutboxStore
 from bot.storage.reminders import DigestStore, ReminderStore
 from bot.storage.staff import StaffStore
 from bot.storage.sync_state import SyncStateStore
+from bot.storage.web import WebStore
 
 
 class Storage:
@@ -32,6 +33,7 @@ class Storage:
         self.outbox = OutboxStore(db)
         self.reminders = ReminderStore(db)
         self.digests = DigestStore(db)
+        self.web = WebStore(db)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True, writable: bool = False) -> Storage:

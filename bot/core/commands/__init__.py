@@ -1,6 +1,6 @@
 """Chat commands, one module per feature; importing this package registers them all."""
 
-from bot.core.commands import announce, announcements, basic, digest, faq, privacy, staff
+from bot.core.commands import announce, announcements, basic, digest, faq, privacy, staff, web
 from bot.core.registry import registry
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "privacy",
     "registry",
     "staff",
+    "web",
 ]
