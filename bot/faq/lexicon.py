@@ -127,3 +127,89 @@ POLISH_LETTERS: frozenset[str] = frozenset("ąćęłńóśźż")
 # Letters that mark Russian (absent from Ukrainian) and Ukrainian (absent from Russian).
 RUSSIAN_LETTERS: frozenset[str] = frozenset("ыэъё")
 UKRAINIAN_LETTERS: frozenset[str] = frozenset("іїєґ'")
+
+# Ukrainian function words and chat words as people romanise them (official
+# 2010 system, Polish-style and chat spellings), none of them a Polish or
+# English word: evidence that a Latin-script question is Ukrainian.
+UKRAINIAN_LATIN_MARKERS: frozenset[str] = _words(
+    """
+    yak iak shcho scho shco sho shto chy chi de kudy koly khto chomu navishcho skilky
+    dlia dlya dlja meni mene tobi yoho yii yikh vy vam vas vash vasha ya tse tsei tsia tsi
+    mozhna mozhu mozhe mozhemo treba potribno neobkhidno khochu khochemo khochete khotiv
+    khotila bud laska dyakuyu diakuiu dyakuiu pryvit vitaiu vitayu dobryi dobriy yaki yakyi
+    yakyy yaka yake yakoho yakshcho yakscho shchob shob schob vid pislia pislya cherez abo
+    mii miy moia moya nash nasha nashe nashi nashoho buty bude duzhe takozh tezh tilky tilki
+    lyshe navit spravy pidkazhit pidkazhy skazhit poiasnit poyasnit kazhut chuv chula
+    """
+)
+
+# Romanised letter groups and their Cyrillic readings, most usual first. Longer
+# groups are tried first ("shch" before "sh" before "s").
+ROMANISED_GROUPS: dict[str, tuple[str, ...]] = {
+    "shch": ("щ",),
+    "szcz": ("щ",),
+    "sch": ("щ", "сх"),
+    "zh": ("ж",),
+    "kh": ("х",),
+    "ch": ("ч", "х"),
+    "cz": ("ч",),
+    "sh": ("ш", "сх"),
+    "sz": ("ш",),
+    "ts": ("ц", "тс"),
+    "ya": ("я",),
+    "yu": ("ю",),
+    "ye": ("є", "е"),
+    "yi": ("ий", "ї", "иї"),
+    "yo": ("йо",),
+    "ja": ("я",),
+    "ju": ("ю",),
+    "je": ("є",),
+    "ji": ("ї",),
+    "ia": ("я", "ія", "іа"),
+    "iu": ("ю", "ію"),
+    "ie": ("є", "іє", "іе"),
+    "a": ("а",),
+    "b": ("б",),
+    "c": ("ц", "к"),
+    "d": ("д",),
+    "e": ("е", "є"),
+    "f": ("ф",),
+    "g": ("г", "ґ"),
+    "h": ("г", "х"),
+    "i": ("і", "й", "ї", "и"),
+    "j": ("й",),
+    "k": ("к",),
+    "l": ("л",),
+    "m": ("м",),
+    "n": ("н",),
+    "o": ("о",),
+    "p": ("п",),
+    "q": ("к",),
+    "r": ("р",),
+    "s": ("с",),
+    "t": ("т",),
+    "u": ("у",),
+    "v": ("в",),
+    "w": ("в",),
+    "x": ("кс",),
+    "y": ("и", "й"),
+    "z": ("з",),
+    "'": ("ь", "'"),
+}
+# A final "yi" is the adjective ending ("malyi" = малий) before it is a "ї".
+ROMANISED_ADJECTIVE_ENDING: tuple[str, ...] = ("ий", "ї")
+
+# Words that open (or, for requests, appear in) a sentence that asks. Latin
+# words folded (no Polish diacritics); romanised Ukrainian included.
+QUESTION_WORDS: frozenset[str] = _words(
+    """
+    jak czy gdzie kiedy co ile kto komu jaki jaka jakie ktory ktora ktore dlaczego czemu
+    skad dokad prosze pomozcie pomoz podpowiedzcie poradzcie potrzebuje szukam chce chcemy
+    chcialbym chcialabym chcielibysmy musze musimy mozna moge mozemy
+    how what where when who which why can could should is are do does please need want
+    як чи де коли що скільки хто кому який яка яке які чому навіщо куди звідки підкажіть
+    скажіть поясніть допоможіть порадьте будь прошу потрібно треба хочу хочемо шукаю
+    можна можу можемо как где когда что сколько кто какой почему подскажите скажите
+    yak chy de koly shcho scho sho skilky khto pidkazhit skazhit treba khochu khochemo mozhna
+    """
+)

@@ -25,16 +25,20 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.faq.content import ANSWER_LANGUAGES, FALLBACK_LANGUAGE, FaqContent
-from bot.faq.langdetect import detect_language
+from bot.faq.langdetect import detect_language, is_romanised
+from bot.faq.ngrams import CharNgramIndex
 from bot.faq.normalize import Token, content_terms, is_stopword, term_forms, tokenize, warm_up
+from bot.faq.sentences import weigh_sentences
+from bot.faq.translit import romanise_to_cyrillic, to_cyrillic
 
 Status = Literal["answer", "choice", "abstain"]
 _OUT_OF_SCOPE_PREFIX = "!"
@@ -52,15 +56,65 @@ class FaqResult:
 
 
 @dataclass(frozen=True, slots=True)
-class MatcherSettings:
-    """Tunable constants; the defaults are calibrated in docs/faq.md."""
+class Calibration:
+    """The decision constants of one question language (calibrated in docs/faq.md)."""
 
-    # Minimum score for an answer (or for each id of a choice).
+    # Minimum fused score for an answer (or for each id of a choice).
     threshold: float = 0.3
     # Top two entries closer than this (in score) make a choice...
     choice_margin: float = 0.07
     # ...but only when the evidence is strong; two weak guesses are no help.
     choice_threshold: float = 0.45
+    # Character n-gram similarity added to the lexical score: weight per
+    # standard deviation above ``ngram_floor`` (z-score over all documents).
+    ngram_weight: float = 0.0
+    ngram_floor: float = 1.0
+    # Only an entry the words already point to (lexical score at least this)
+    # gets the n-gram bonus: word pieces refine evidence, they never make it.
+    ngram_min_lexical: float = 0.0
+
+
+def _default_calibrations() -> Mapping[str, Calibration]:
+    """Per language, from ``benchmarks/faq_calibrate.py`` on the development sets only.
+
+    Polish keeps the n-gram bonus for entries the words give at least 0.3 (the
+    former lexical threshold): with 0.1 it answered 6 more development questions,
+    but also a known word among junk ("שלום abc OPP", tests/test_faults.py).
+    """
+    polish = Calibration(
+        threshold=0.55,
+        choice_margin=0.01,
+        choice_threshold=0.6,
+        ngram_weight=0.15,
+        ngram_floor=0.5,
+        ngram_min_lexical=0.3,
+    )
+    ukrainian = Calibration(
+        threshold=0.5,
+        choice_margin=0.07,
+        choice_threshold=0.6,
+        ngram_weight=0.15,
+        ngram_floor=0.5,
+        ngram_min_lexical=0.25,
+    )
+    # English questions are few (8 in the development sets): Polish constants.
+    return MappingProxyType({"pl": polish, "uk": ukrainian, "en": polish})
+
+
+@dataclass(frozen=True, slots=True)
+class MatcherSettings:
+    """Tunable constants; the defaults are calibrated in docs/faq.md."""
+
+    # Decision constants per question language (the detected answer language).
+    calibrations: Mapping[str, Calibration] = field(default_factory=_default_calibrations)
+    # Two entries the words alone cannot tell apart ("KP-2 patronat czy
+    # partnerstwo?") stay a choice whatever the n-grams prefer: the lexical
+    # ranking's top two within this margin, the best at least this strong.
+    lexical_choice: Calibration = field(
+        default_factory=lambda: Calibration(
+            threshold=0.3, choice_margin=0.07, choice_threshold=0.45
+        )
+    )
     # Evidence (in words unique to one entry) at which the damping stops,
     # and how steeply a word's evidence falls with its document frequency.
     evidence_ref: float = 1.4
@@ -86,6 +140,8 @@ class _QueryTerm:
     forms: tuple[str, ...]
     token: Token
     matches: dict[int, float]
+    # How much the sentence the word is in asks (1) or tells (less).
+    weight: float = 1.0
 
 
 class FaqMatcher:
@@ -110,6 +166,23 @@ class FaqMatcher:
         self._postings = {term: dict(docs) for term, docs in self._postings.items()}
         self._prefixes = self._build_prefix_map(self._postings)
         self._buckets = self._build_length_buckets(self._postings)
+        self._ngrams = CharNgramIndex(self.similarity_phrases(content))
+
+    @staticmethod
+    def similarity_phrases(content: FaqContent) -> list[tuple[str, str]]:
+        """(document, phrase) pairs for the n-gram index: titles, variants, decoy examples."""
+        pairs = [
+            (faq_id, phrase)
+            for faq_id, entry in content.entries.items()
+            for _, kind, phrase in entry.phrases()
+            if kind != "keyword"
+        ]
+        pairs.extend(
+            (_OUT_OF_SCOPE_PREFIX + topic, phrase)
+            for topic, phrases in content.out_of_scope.items()
+            for _, phrase in phrases
+        )
+        return pairs
 
     @property
     def content(self) -> FaqContent:
@@ -125,28 +198,67 @@ class FaqMatcher:
         answer_lang = detect_language(text, fallback_lang) if lang == "auto" else lang
         if answer_lang not in ANSWER_LANGUAGES:
             raise ValueError(f"unsupported language: {answer_lang!r}")
-        ranking = self.rank(text)
+        romanised = answer_lang == "uk" and is_romanised(text)
+        calibration = self.calibration(answer_lang)
+        lexical = self.lexical_rank(text, romanised)
+        similarities = (
+            self.ngram_scores(text, romanised) if calibration.ngram_weight > 0 and lexical else {}
+        )
+        ranking = fuse(dict(lexical), similarities, self._docs, calibration)
         if not ranking:
             return FaqResult(None, answer_lang, 0.0, (), "abstain")
-        (top_doc, top_score), *rest = ranking
-        best_faq = next((score for doc, score in ranking if not self._is_decoy(doc)), 0.0)
-        rounded = round(best_faq, 4)
-        s = self._settings
-        if self._is_decoy(top_doc) or top_score < s.threshold:
-            return FaqResult(None, answer_lang, rounded, (), "abstain")
-        close = [doc for doc, score in rest if score >= top_score - s.choice_margin]
-        if not close:
-            entry = self._content.entry(top_doc)
+        best_faq = next((score for doc, score in ranking if not _is_decoy(doc)), 0.0)
+        rounded = round(min(1.0, best_faq), 4)
+        status, candidates = decide_hybrid(
+            lexical, ranking, calibration, self._settings.lexical_choice
+        )
+        if status == "answer":
+            entry = self._content.entry(candidates[0])
             written_in = answer_lang if entry.has_language(answer_lang) else FALLBACK_LANGUAGE
-            return FaqResult(top_doc, written_in, rounded, (top_doc,), "answer")
-        if len(close) == 1 and not self._is_decoy(close[0]) and top_score >= s.choice_threshold:
-            return FaqResult(None, answer_lang, rounded, (top_doc, close[0]), "choice")
-        # Three or more entries equally plausible, or a decoy close behind: too vague.
-        return FaqResult(None, answer_lang, rounded, (), "abstain")
+            return FaqResult(candidates[0], written_in, rounded, candidates, "answer")
+        return FaqResult(None, answer_lang, rounded, candidates, status)
 
-    def rank(self, text: str) -> list[tuple[str, float]]:
-        """Documents with a positive score, best first; decoys are named "!topic"."""
-        terms = self._query_terms(text)
+    @property
+    def settings(self) -> MatcherSettings:
+        """The constants this matcher decides with."""
+        return self._settings
+
+    def calibration(self, lang: str) -> Calibration:
+        """The decision constants for questions in ``lang`` (Polish ones for another)."""
+        calibrations = self._settings.calibrations
+        return calibrations.get(lang) or calibrations.get(FALLBACK_LANGUAGE) or Calibration()
+
+    def rank(
+        self, text: str, romanised: bool = False, lang: str = FALLBACK_LANGUAGE
+    ) -> list[tuple[str, float]]:
+        """Documents by fused score (lexical + n-gram similarity), best first; decoys "!topic".
+
+        ``lang`` selects the calibration (how much the n-gram similarity counts).
+        """
+        calibration = self.calibration(lang)
+        lexical = dict(self.lexical_rank(text, romanised))
+        similarities = self.ngram_scores(text, romanised) if calibration.ngram_weight > 0 else {}
+        return fuse(lexical, similarities, self._docs, calibration)
+
+    @property
+    def documents(self) -> tuple[str, ...]:
+        """Every indexed document: FAQ ids and decoys ("!topic")."""
+        return tuple(self._docs)
+
+    def ngram_scores(self, text: str, romanised: bool = False) -> dict[str, float]:
+        """Character n-gram cosine similarity of each document's closest phrase."""
+        sentences = [(sentence.text, sentence.weight) for sentence in weigh_sentences(text)]
+        if romanised:
+            sentences += [(romanise_to_cyrillic(part), weight) for part, weight in sentences]
+        return self._ngrams.scores(sentences)
+
+    def lexical_rank(self, text: str, romanised: bool = False) -> list[tuple[str, float]]:
+        """Documents with a positive lexical score, best first; decoys are named "!topic".
+
+        ``romanised``: the text is Ukrainian in Latin letters, so each Latin
+        word is also read in Cyrillic (``bot.faq.translit``).
+        """
+        terms = self._query_terms(text, romanised)
         if not terms:
             return []
         s = self._settings
@@ -160,10 +272,11 @@ class FaqMatcher:
                 weight = _idf(n_docs, len(term.matches))
             else:
                 weight = unique_idf * self._oov_factor(term.token)
+            weight *= term.weight
             total += weight
             # Evidence grows with the cube of a word's rarity: one word
             # unique to an entry is proof enough, two common ones are not.
-            rarity = (weight / unique_idf) ** s.evidence_power
+            rarity = (weight / (unique_idf * term.weight)) ** s.evidence_power * term.weight
             for doc, strength in term.matches.items():
                 explained[doc] += weight * strength
                 evidence[doc] += rarity * strength
@@ -205,18 +318,38 @@ class FaqMatcher:
 
     # -- query analysis -------------------------------------------------------
 
-    def _query_terms(self, text: str) -> list[_QueryTerm]:
-        seen: set[tuple[str, ...]] = set()
-        terms: list[_QueryTerm] = []
-        for token in tokenize(text):
-            if is_stopword(token):
-                continue
-            forms = term_forms(token)
-            if forms in seen:
-                continue
-            seen.add(forms)
-            terms.append(_QueryTerm(forms, token, self._match_forms(forms)))
-        return terms
+    def _query_terms(self, text: str, romanised: bool = False) -> list[_QueryTerm]:
+        """Topic words of every sentence, once each, weighted by their sentence."""
+        terms: dict[tuple[str, ...], _QueryTerm] = {}
+        for sentence in weigh_sentences(text):
+            for token in tokenize(sentence.text):
+                forms = self._forms(token, romanised)
+                if forms is None:
+                    continue
+                known = terms.get(forms)
+                if known is not None and known.weight >= sentence.weight:
+                    continue
+                matches = known.matches if known else self._match_forms(forms)
+                terms[forms] = _QueryTerm(forms, token, matches, sentence.weight)
+        return list(terms.values())
+
+    @staticmethod
+    def _forms(token: Token, romanised: bool) -> tuple[str, ...] | None:
+        """A question word's term forms, or None for a stop word.
+
+        A romanised Ukrainian word is looked up both as typed (it may be a
+        Polish term: "stowarzyszenie zwykle") and in its Cyrillic reading.
+        """
+        if is_stopword(token):
+            return None
+        forms = term_forms(token)
+        if not romanised or token.script != "latin" or token.acronym:
+            return forms
+        cyrillic = Token(to_cyrillic(token.text), "cyrillic")
+        if is_stopword(cyrillic):
+            return None
+        reading = term_forms(cyrillic)
+        return forms + tuple(form for form in reading if form not in forms)
 
     def _match_forms(self, forms: tuple[str, ...]) -> dict[int, float]:
         """Documents matched by any form: exactly or by prefix, else by a typo."""
@@ -286,9 +419,90 @@ class FaqMatcher:
             return s.oov_short_weight
         return s.oov_weight
 
-    @staticmethod
-    def _is_decoy(doc: str) -> bool:
-        return doc.startswith(_OUT_OF_SCOPE_PREFIX)
+
+def _is_decoy(doc: str) -> bool:
+    return doc.startswith(_OUT_OF_SCOPE_PREFIX)
+
+
+def decide_hybrid(
+    lexical: list[tuple[str, float]],
+    fused: list[tuple[str, float]],
+    c: Calibration,
+    lexical_choice: Calibration,
+) -> tuple[Status, tuple[str, ...]]:
+    """The fused ranking decides, except that a lexical tie between two entries stays a choice."""
+    status, candidates = decide(fused, c)
+    if status == "abstain" and not lexical:
+        return status, candidates
+    lexical_status, pair = decide(lexical, lexical_choice)
+    if lexical_status == "choice" and status != "abstain" and fused[0][0] in pair:
+        return "choice", pair
+    return status, candidates
+
+
+def decide(ranking: list[tuple[str, float]], c: Calibration) -> tuple[Status, tuple[str, ...]]:
+    """Answer, choice or abstention from a ranking (best first; decoys "!topic").
+
+    Abstain when the best document is a decoy or below the threshold; offer a
+    choice when exactly one entry (no decoy) is within the margin and the best
+    is strong enough; otherwise answer the best entry.
+    """
+    if not ranking:
+        return "abstain", ()
+    (top_doc, top_score), *rest = ranking
+    if _is_decoy(top_doc) or top_score < c.threshold:
+        return "abstain", ()
+    close = [doc for doc, score in rest if score >= top_score - c.choice_margin]
+    if not close:
+        return "answer", (top_doc,)
+    if len(close) == 1 and not _is_decoy(close[0]) and top_score >= c.choice_threshold:
+        return "choice", (top_doc, close[0])
+    # Three or more entries equally plausible, or a decoy close behind: too vague.
+    return "abstain", ()
+
+
+def fuse(
+    lexical: Mapping[str, float],
+    similarities: Mapping[str, float],
+    docs: Sequence[str],
+    c: Calibration,
+) -> list[tuple[str, float]]:
+    """Lexical scores plus the n-gram bonus (at most the lexical score), best first."""
+    fused = dict(lexical)
+    if c.ngram_weight > 0:
+        for doc, value in _z_bonus(similarities, docs, c.ngram_floor, c.ngram_weight).items():
+            # Word pieces may at most double what the words themselves show: they
+            # refine the words' evidence, they never make an answer out of junk.
+            words = fused.get(doc, 0.0)
+            if words >= c.ngram_min_lexical:
+                fused[doc] = words + min(value, words)
+    scored = [(doc, score) for doc, score in fused.items() if score > 0]
+    scored.sort(key=lambda item: (-item[1], item[0]))
+    return scored
+
+
+def _z_bonus(
+    similarities: Mapping[str, float], docs: Sequence[str], floor: float, weight: float
+) -> dict[str, float]:
+    """``weight`` per standard deviation above ``floor`` of each document's similarity.
+
+    The z-score is taken over every document (those sharing nothing count 0),
+    so a document counts only when it stands out from the rest for this
+    question, whatever the question's length or wording.
+    """
+    values = [similarities.get(doc, 0.0) for doc in docs]
+    if not values:
+        return {}
+    mean = sum(values) / len(values)
+    spread = math.sqrt(sum((value - mean) ** 2 for value in values) / len(values))
+    if spread <= 0:
+        return {}
+    bonus: dict[str, float] = {}
+    for doc, value in zip(docs, values, strict=True):
+        z = (value - mean) / spread
+        if z > floor:
+            bonus[doc] = weight * (z - floor)
+    return bonus
 
 
 def _idf(n_docs: int, doc_freq: int) -> float:

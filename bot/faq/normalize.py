@@ -125,6 +125,11 @@ def stem_polish(word: str) -> str:
     """Strip one Polish ending from a folded word, then undo a mobile "e" (podatek)."""
     if len(word) <= _MIN_STEM + 1 or not word.isalpha():
         return word
+    # Locative "-cie" after a consonant is a "t" stem: "grancie" / "grant", "projekcie" / "projekt", "budzecie" / "budzet", "statucie".
+    if len(word) >= 7 and word.endswith("cie") and word[-4] not in _VOWELS:
+        return word[:-3] + "t"
+    if len(word) >= 7 and word.endswith("ecie") and word[-5] not in _VOWELS:
+        return word[:-3] + "t"
     for suffix in _POLISH_SUFFIXES:
         # Long endings need a longer stem: "działam" must not become "dzi".
         min_stem = _MIN_STEM + 1 if len(suffix) >= 3 else _MIN_STEM
@@ -178,6 +183,13 @@ def _lemmatisable(word: str) -> bool:
     Ukrainian word anyway: it stays as typed.
     """
     return all(unicodedata.name(ch, "") for ch in word)
+
+
+def is_known_ukrainian(word: str) -> bool:
+    """True when ``word`` (Cyrillic, lower case) is in the Ukrainian dictionary."""
+    if not _lemmatisable(word):
+        return False
+    return bool(_analyzers()[0].word_is_known(word))
 
 
 @functools.lru_cache(maxsize=65536)
