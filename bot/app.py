@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.config import Settings
-from bot.core.commands import announce, digest
+from bot.core.commands import announce, digest, questions
 from bot.core.service import Core
 from bot.core.topics import load_topics
 from bot.delivery import Dispatcher
@@ -45,6 +45,9 @@ def build_core(storage: Storage, settings: Settings) -> Core:
     core.flow_handlers.append(announce.flow_text)
     core.export_providers.append(announce.export_drafts)
     core.export_providers.append(digest.export_digest)
+    core.export_providers.append(questions.export_questions)
+    core.reply_handlers.append(questions.staff_reply)
+    core.erase_hooks.append(questions.erase_questions)
     return core
 
 

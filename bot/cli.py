@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSIONS: list[Callable[[Any], None]] = [add_faq_parser]
 """Feature modules add their sub-commands here (each gets the sub-parsers object)."""
 
-EXTENSION_MODULES = ("bot.announcements.cli",)
+EXTENSION_MODULES = ("bot.announcements.cli", "bot.questions.cli")
 """Modules imported before the parser is built; importing one appends to EXTENSIONS."""
 
 
@@ -122,7 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ngo-bot: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    quiet_commands = ("chat", "stats", "health", "faq", "announce", "deliveries", "calendar")
+    quiet_commands = (
+        "chat",
+        "stats",
+        "health",
+        "faq",
+        "announce",
+        "deliveries",
+        "calendar",
+        "questions",
+    )
     quiet = args.command in quiet_commands and "BOT_LOG_LEVEL" not in os.environ
     configure_logging("WARNING" if quiet else settings.log_level, settings.secrets())
     try:

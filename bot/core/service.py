@@ -20,6 +20,7 @@ from bot.core.registry import Audience, Command, CommandRegistry
 from bot.core.topics import Topics
 from bot.faq import FaqMatcher
 from bot.i18n import _, language_from_hint, use_language
+from bot.questions.drafts import QuestionDrafts
 from bot.storage import Storage
 from bot.storage.chats import Chat
 
@@ -31,6 +32,8 @@ TextHandler = Callable[[Context, str], Awaitable[list[Reply]]]
 FlowHandler = Callable[[Context, str], Awaitable[list[Reply] | None]]
 ExportProvider = Callable[[Context], Awaitable[dict[str, Any]]]
 ForgetHook = Callable[[ChatRef], Awaitable[None]]
+# Run by `forget` before the chat's row goes (its data is still there to find).
+EraseHook = Callable[[Context], Awaitable[None]]
 # Told the identity ('telegram:42') whose role an admin changed, e.g. to refresh its menus.
 StaffChangedHook = Callable[[str], Awaitable[None]]
 
@@ -57,8 +60,13 @@ class Core:
         self.export_providers: list[ExportProvider] = []
         self.faq: FaqMatcher | None = None
         self.forget_hooks: list[ForgetHook] = []
+        self.erase_hooks: list[EraseHook] = []
         self.staff_changed_hooks: list[StaffChangedHook] = []
         self.conversations = Conversations()
+        # A reply to one of the bot's messages (Incoming.reply_to) is offered to these first:
+        # a staff member answering a question post by replying to it.
+        self.reply_handlers: list[FlowHandler] = []
+        self.question_drafts = QuestionDrafts()
         self.started_at = utcnow()
         # Transports report each completed poll or sync here, for `ngo-bot health`.
         self.liveness = Liveness()
@@ -184,7 +192,13 @@ class Core:
 
     async def _free_text(self, ctx: Context, text: str) -> list[Reply]:
         """Free text: the answer to a pending yes/no question, to a flow in progress (private
-        chats only), a choice by its number, else to the text handler (the FAQ)."""
+        chats only), a choice by its number, else to the text handler (the FAQ). A reply to one
+        of the bot's messages goes to the reply handlers first."""
+        if ctx.incoming.reply_to is not None:
+            for handler in self.reply_handlers:
+                replies = await handler(ctx, text)
+                if replies is not None:
+                    return replies
         answered = await self._typed_answer(ctx, text)
         if answered is not None:
             return answered

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -34,6 +35,9 @@ from bot.storage.outbox import GONE_DETAIL, ClaimedMessage, Settled, State
 from bot.transports.base import OutcomeKind, SendOutcome, Transport
 
 log = logging.getLogger(__name__)
+
+# A row that rewrites an earlier message instead of sending one (detail: its id and new text).
+EDIT_PURPOSE = "edit"
 
 Clock = Callable[[], datetime]
 
@@ -402,6 +406,8 @@ class PlatformSender:
     async def _send(self, message: ClaimedMessage, reply: Reply) -> SendOutcome:
         """The transport's verdict; an exception from it counts as a transient error."""
         try:
+            if message.purpose == EDIT_PURPOSE:
+                return await self._edit(message)
             return await self._transport.send(message.chat_id, reply)
         except Exception as exc:
             log.exception(
@@ -409,10 +415,26 @@ class PlatformSender:
             )
             return SendOutcome.retry(None, f"{type(exc).__name__}")
 
+    async def _edit(self, message: ClaimedMessage) -> SendOutcome:
+        """Rewrite an earlier message (its id and new text in the row's detail), where the
+        platform can edit; elsewhere there is nothing to do."""
+        edit = getattr(self._transport, "edit", None)
+        try:
+            target = json.loads(message.detail)
+            message_id, text = str(target["message_id"]), str(target["text"])
+        except (ValueError, KeyError, TypeError):
+            return SendOutcome.failed("an edit row without a message id and text")
+        if edit is None:
+            return SendOutcome.sent()
+        outcome: SendOutcome = await edit(message.chat_id, message_id, Reply(text))
+        return outcome
+
     def _settle(self, message: ClaimedMessage, outcome: SendOutcome) -> Settled:
         now = self._clock()
         if outcome.kind is OutcomeKind.SENT:
-            return Settled(message.id, message.chat_ref, State.SENT)
+            return Settled(
+                message.id, message.chat_ref, State.SENT, sent_message_id=outcome.message_id
+            )
         if outcome.kind is OutcomeKind.GONE:
             log.info(
                 "%s:%s is gone (%s); marked inactive",

@@ -90,6 +90,7 @@ class Settled:
     next_attempt_at: datetime | None = None
     attempted: bool = True
     detail: str = ""
+    sent_message_id: str | None = None
 
 
 @dataclass
@@ -215,7 +216,8 @@ class OutboxStore:
             await tx.executemany(
                 "UPDATE outbox SET state = ?, next_attempt_at = COALESCE(?, next_attempt_at),"
                 " attempts = attempts + ?, sent_at = ?, detail = ?, claimed_at = NULL,"
-                " claimed_by = NULL WHERE id = ? AND state = 'claimed' AND claimed_by = ?",
+                " claimed_by = NULL, sent_message_id = COALESCE(?, sent_message_id)"
+                " WHERE id = ? AND state = 'claimed' AND claimed_by = ?",
                 [
                     (
                         o.state.value,
@@ -223,6 +225,7 @@ class OutboxStore:
                         int(o.attempted),
                         stamp if o.state is State.SENT else None,
                         o.detail[:300],
+                        o.sent_message_id,
                         o.message_id,
                         owner,
                     )

@@ -28,10 +28,13 @@ class SendOutcome:
     kind: OutcomeKind
     retry_after: float | None = None
     detail: str = ""
+    # SENT: the platform's id of the (first) message sent, when it has one (a Telegram message
+    # id, a Matrix event id): a staff member's reply to a question post is matched by it.
+    message_id: str | None = None
 
     @classmethod
-    def sent(cls) -> SendOutcome:
-        return cls(OutcomeKind.SENT)
+    def sent(cls, message_id: str | None = None) -> SendOutcome:
+        return cls(OutcomeKind.SENT, message_id=message_id)
 
     @classmethod
     def retry(cls, retry_after: float | None = None, detail: str = "") -> SendOutcome:
@@ -64,3 +67,11 @@ class Transport(Protocol):
 
     async def send(self, chat_id: str, reply: Reply) -> SendOutcome:
         """Send one message outside a conversation (a broadcast or reminder)."""
+
+
+class EditingTransport(Transport, Protocol):
+    """A transport that can also rewrite a message it sent (Telegram, Matrix): the dispatcher
+    uses `edit` when it has it (after `forget`, a question's copy in a staff chat)."""
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> SendOutcome:
+        """Replace the text of an earlier message; the outcome as for `send`."""

@@ -79,7 +79,7 @@ from bot.core.service import Core, apology
 from bot.delivery.limits import Priority, SendLimiter, limits_for
 from bot.i18n import use_language
 from bot.logs import add_log_secret
-from bot.transports.base import SendOutcome
+from bot.transports.base import OutcomeKind, SendOutcome
 
 log = logging.getLogger(__name__)
 
@@ -662,8 +662,17 @@ class TelegramTransport:
             sender_is_admin=await self._sender_is_admin(message, chat, text),
             text=text,
             language_hint=message.from_user.language_code if message.from_user else None,
+            reply_to=self._replied_bot_message(message),
+            sender_name=message.from_user.full_name if message.from_user else None,
         )
         await self._answer(chat.id, await self._core.handle(incoming))
+
+    def _replied_bot_message(self, message: Message) -> str | None:
+        """The id of the bot's message this one replies to, if it replies to one."""
+        replied = message.reply_to_message
+        if replied is None or replied.from_user is None or replied.from_user.id != self._app.bot.id:
+            return None
+        return str(replied.message_id)
 
     def _addressed_text(self, message: Message, chat: Chat) -> str | None:
         """What the core should read, or None when a group message is not for the bot."""
@@ -853,28 +862,56 @@ class TelegramTransport:
             log.warning("chat %s refused a reply: the bot may not send there (%s)", chat_id, error)
         return kind is not None
 
-    async def _deliver(self, bot: Bot, chat_id: int, reply: Reply) -> None:
-        """Send a reply: HTML split under the limit, buttons on the last part, then the file."""
+    async def _deliver(self, bot: Bot, chat_id: int, reply: Reply) -> str:
+        """Send a reply: HTML split under the limit, buttons on the last part, then the file.
+        Returns the id of the first message sent."""
         parts = split_markup(reply.text, MAX_MESSAGE_LENGTH)
+        first = ""
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            await bot.send_message(
+            sent = await bot.send_message(
                 chat_id,
                 part,
                 parse_mode=ParseMode.HTML,
                 disable_web_page_preview=True,
                 reply_markup=keyboard(reply) if last else None,
             )
+            first = first or str(sent.message_id)
         if reply.attachment is not None:
             await bot.send_document(
                 chat_id,
                 InputFile(reply.attachment.data, filename=reply.attachment.filename),
             )
+        return first
 
     async def send(self, chat_id: str, reply: Reply) -> SendOutcome:
         """Send a broadcast message and map Telegram's answer to a neutral outcome."""
+        return await self._outcome_of(
+            chat_id, lambda: self._deliver(self._broadcast_bot, int(chat_id), reply)
+        )
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> SendOutcome:
+        """Rewrite an earlier message of the bot (a question's copy after `forget`)."""
+
+        async def edit_text() -> str:
+            await self._broadcast_bot.edit_message_text(
+                reply.text,
+                chat_id=int(chat_id),
+                message_id=int(message_id),
+                parse_mode=ParseMode.HTML,
+                disable_web_page_preview=True,
+            )
+            return message_id
+
+        outcome = await self._outcome_of(chat_id, edit_text)
+        if outcome.kind is OutcomeKind.FAILED and "not found" in outcome.detail.lower():
+            return SendOutcome.sent()  # the message was deleted in the meantime: nothing to edit
+        return outcome
+
+    async def _outcome_of(self, chat_id: str, request: Callable[[], Awaitable[str]]) -> SendOutcome:
+        """Run one request to a chat and map Telegram's answer to a neutral outcome."""
         try:
-            await self._deliver(self._broadcast_bot, int(chat_id), reply)
+            message_id = await request()
         except RetryAfter as exc:
             return SendOutcome.retry(retry_after_seconds(exc), "flood control")
         except ChatMigrated as exc:
@@ -895,7 +932,7 @@ class TelegramTransport:
             return SendOutcome.retry(None, f"{type(exc).__name__}: {exc}")
         except TelegramError as exc:
             return SendOutcome.failed(f"{type(exc).__name__}: {exc}")
-        return SendOutcome.sent()
+        return SendOutcome.sent(message_id or None)
 
 
 class Refusal(enum.Enum):
