@@ -306,13 +306,13 @@ def post_text(
                 "Answer with {answer} (the person gets your text as you write it). "
                 "{close} closes it without an answer."
             ).format(**commands)
-    return f"{bold(escape(heading))}\n\n{escape(text)}\n\n<i>{how}</i>"
+    return f"{bold(heading)}\n\n{escape(text)}\n\n<i>{how}</i>"
 
 
 def erased_text(number: int, language: str) -> str:
     with use_language(language):
         return (
-            bold(escape(_("❓ Question #{number}").format(number=number)))
+            bold(_("❓ Question #{number}").format(number=number))
             + "\n\n"
             + escape(_("(erased at the person's request)"))
         )
@@ -322,7 +322,7 @@ def answer_text(number: int, answer: str, language: str) -> str:
     """The answer as the asking chat gets it: labelled as from the office, the text as written."""
     with use_language(language):
         heading = _("💬 The office's answer to your question #{number}:").format(number=number)
-    return f"{bold(escape(heading))}\n\n{escape(answer)}"
+    return f"{bold(heading)}\n\n{escape(answer)}"
 
 
 def closed_text(number: int, language: str, platform: str) -> str:
@@ -361,7 +361,7 @@ def reminder_text(
         heading = _("⏳ Questions waiting for an answer for more than {age}:").format(
             age=format_timedelta(settings.question_remind, locale=language)
         )
-        lines = [bold(escape(heading))]
+        lines = [bold(heading)]
         for question in waiting[:LISTED]:
             lines.append(
                 escape(
@@ -394,4 +394,4 @@ def listing_line(question: Question, language: str, settings: Settings) -> str:
             platform=PLATFORM_NAMES.get(question.chat.platform, question.chat.platform),
             when=local_time(question.asked_at, settings),
         )
-    return f"{bold(escape(head))}\n{escape(shorten(question.text))}"
+    return f"{bold(head)}\n{escape(shorten(question.text))}"

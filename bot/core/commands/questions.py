@@ -13,6 +13,7 @@ from bot.core.markup import bold, escape
 from bot.core.messages import Button, ChatRef, Reply, confirmation_reply
 from bot.core.registry import Audience, registry
 from bot.i18n import N_, _, use_language
+from bot.questions.drafts import QuestionDraft
 from bot.questions.service import (
     LISTED,
     MAX_OPEN_PER_CHAT,
@@ -60,11 +61,9 @@ async def ask(ctx: Context, args: str) -> list[Reply]:
             )
         ]
     language = detected_language(ctx, args)
-    return [
-        await filed_reply(
-            ctx, await service(ctx).file(ctx.chat, args, language, utcnow()), language
-        )
-    ]
+    result = await service(ctx).file(ctx.chat, args, language, utcnow())
+    with use_language(language):
+        return [await filed_reply(ctx, result, language)]
 
 
 @registry.command(DRAFT_COMMAND, N_("Send the question just asked to the office"), hidden=True)
@@ -87,29 +86,32 @@ async def ask_draft(ctx: Context, args: str) -> list[Reply]:
         ]
     if not ctx.settings.questions_enabled:
         return [off_reply(ctx)]
-    if answer != CONFIRM_WORD:
-        return [
-            confirmation_reply(
-                "\n\n".join(
-                    [
-                        _("I will send this question to the office:"),
-                        f"<i>{escape(draft.text)}</i>",
-                        _(
-                            "The office's staff will read it in their chat (with its number and "
-                            "language, without your name) and answer here. Send it?"
-                        ),
-                    ]
-                ),
-                Button(_("Yes, send it"), f"{DRAFT_COMMAND} {token} {CONFIRM_WORD}"),
-                Button(_("No"), f"{DRAFT_COMMAND} {token} {DECLINE_WORD}"),
-            )
-        ]
+    with use_language(draft.language):  # the language the bot said "I don't know" in
+        return [await confirm_or_file(ctx, token, draft, answer == CONFIRM_WORD)]
+
+
+async def confirm_or_file(ctx: Context, token: str, draft: QuestionDraft, confirmed: bool) -> Reply:
+    if not confirmed:
+        return confirmation_reply(
+            "\n\n".join(
+                [
+                    _("I will send this question to the office:"),
+                    f"<i>{escape(draft.text)}</i>",
+                    _(
+                        "The office's staff will read it in their chat (with its number and "
+                        "language, without your name) and answer here. Send it?"
+                    ),
+                ]
+            ),
+            Button(_("Yes, send it"), f"{DRAFT_COMMAND} {token} {CONFIRM_WORD}"),
+            Button(_("No"), f"{DRAFT_COMMAND} {token} {DECLINE_WORD}"),
+        )
     result = await service(ctx).file(
         ctx.chat, draft.text, draft.language, utcnow(), unanswered_id=draft.unanswered_id
     )
     if result.status is Filed.FILED:
         ctx.core.question_drafts.drop(token)
-    return [await filed_reply(ctx, result, draft.language)]
+    return await filed_reply(ctx, result, draft.language)
 
 
 def detected_language(ctx: Context, text: str) -> str:
@@ -120,15 +122,16 @@ def detected_language(ctx: Context, text: str) -> str:
 
 
 async def filed_reply(ctx: Context, result: FileResult, language: str) -> Reply:
+    """What the asker is told, in the question's language (the current one)."""
     if result.status is Filed.FILED:
         return Reply(
             " ".join(
                 [
                     _(
                         "📨 Your question #{number} has been sent to the office. A person will "
-                        "answer here, in {language}."
-                    ).format(number=result.number, language=language_name(language, ctx.language)),
-                    escape(response_time(ctx.settings, ctx.language)),
+                        "answer here, in this chat (the question's language: {language})."
+                    ).format(number=result.number, language=language_name(language, language)),
+                    escape(response_time(ctx.settings, language)),
                 ]
             ).strip()
         )
