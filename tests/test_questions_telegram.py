@@ -71,7 +71,9 @@ def test_question_reaches_staff_group_and_reply_comes_back_across_a_restart(
     api.inject_message(member, "Так, можна", chat=group, reply_to=post)
     refusal = api.wait_for_messages_sync(group.id, 2, timeout=30)[-1]
     assert "staff" in refusal.text or "personel" in refusal.text
-    api.inject_message(admin, "Так, з програми малих грантів. Напишіть нам.", chat=group, reply_to=post)
+    api.inject_message(
+        admin, "Так, з програми малих грантів. Напишіть нам.", chat=group, reply_to=post
+    )
     answer = api.wait_for(
         lambda: [m for m in api.sent_messages(olena.id) if "Так, з програми" in m.plain_text],
         timeout=30,
