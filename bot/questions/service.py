@@ -90,7 +90,7 @@ def clean_question(text: str) -> str:
 
 
 def language_name(code: str, in_language: str) -> str:
-    """'uk' as called in `in_language` ('ukraiński', 'українська', 'Ukrainian')."""
+    """A language's name in another language (Babel's CLDR data), e.g. 'uk' in English."""
     try:
         return str(Locale.parse(code).get_display_name(in_language))
     except (ValueError, LookupError):
