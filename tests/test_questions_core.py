@@ -13,6 +13,7 @@ import pytest
 
 from bot.config import ConfigError, QuietHours, Settings, parse_question_remind, parse_staff_chats
 from bot.core.messages import ChatKind, ChatRef, Reply
+from bot.core.registry import Audience
 from bot.core.service import Core
 from bot.delivery import Dispatcher
 from bot.questions.service import QuestionService
@@ -182,7 +183,12 @@ async def test_unanswered_marks_lines_that_became_questions(say: Say) -> None:
 
 
 async def test_off_without_staff_chats(say: Say, core: Core) -> None:
+    (with_feature,) = await say("/help", chat="office")
+    assert "/ask" in with_feature.text and "/answer" in with_feature.text
     core.settings = replace(core.settings, staff_chats=())
+    (without,) = await say("/help", chat="office")
+    assert "/ask" not in without.text and "/questions" not in without.text
+    assert "ask" not in [name for name, _summary in core.command_menu("pl", Audience.ADMIN)]
     (abstained,) = await say(QUESTION, chat="olena", hint="uk")
     assert not [b for b in abstained.all_buttons() if b.command.startswith("askdraft")]
     (off,) = await say("/ask Питання?", chat="olena")

@@ -115,7 +115,7 @@ class Core:
     def command_menu(self, language: str, audience: Audience) -> list[tuple[str, str]]:
         """(name, one-line description) of the commands a role sees, for platform menus."""
         with use_language(language):
-            return [(c.name, _(c.summary)) for c in self.registry.visible(audience)]
+            return [(c.name, _(c.summary)) for c in self.registry.visible(audience, self.settings)]
 
     async def identities_with_role(self, platform: str) -> dict[str, Audience]:
         """Staff and admins on a platform (user part of the identity -> role), for menus."""

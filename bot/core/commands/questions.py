@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from bot.clock import to_db, utcnow
+from bot.config import Settings
 from bot.core.context import Context
 from bot.core.conversation import CONFIRM_WORD, DECLINE_WORD
 from bot.core.markup import bold, escape
@@ -33,6 +34,11 @@ DRAFT_COMMAND = "askdraft"
 _NUMBER = re.compile(r"#?(\d{1,9})")
 
 
+def questions_on(settings: Settings) -> bool:
+    """The feature's commands are listed only when BOT_STAFF_CHATS names a staff chat."""
+    return settings.questions_enabled
+
+
 def service(ctx: Context) -> QuestionService:
     return QuestionService(ctx.storage, ctx.settings)
 
@@ -48,6 +54,7 @@ def ask_button(ctx: Context, text: str, language: str, unanswered_id: int | None
     "ask",
     N_("Send a question to the office's staff; the answer comes back here"),
     usage=N_("<question>"),
+    available=questions_on,
 )
 async def ask(ctx: Context, args: str) -> list[Reply]:
     if not ctx.settings.questions_enabled:
@@ -185,6 +192,7 @@ def who(ctx: Context) -> str:
     N_("Answer a question sent to the office"),
     usage=N_("<number> <answer>"),
     audience=Audience.STAFF,
+    available=questions_on,
 )
 async def answer(ctx: Context, args: str) -> list[Reply]:
     number_text, _sep, text = args.strip().partition(" ")
@@ -214,6 +222,7 @@ async def answer_number(ctx: Context, number: int, text: str) -> Reply:
     N_("Close a question for the office without an answer"),
     usage=N_("<number>"),
     audience=Audience.STAFF,
+    available=questions_on,
 )
 async def close(ctx: Context, args: str) -> list[Reply]:
     match = _NUMBER.fullmatch(args.strip())
@@ -241,6 +250,7 @@ def settle_problem(status: Settle, number: int) -> Reply:
     N_("Open questions for the office; block or unblock a chat from asking"),
     usage=N_("[block|unblock <number>]"),
     audience=Audience.STAFF,
+    available=questions_on,
 )
 async def questions(ctx: Context, args: str) -> list[Reply]:
     action, _sep, target = args.strip().partition(" ")
