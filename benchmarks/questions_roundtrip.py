@@ -1,0 +1,95 @@
+"""Ask the office, end to end: the real `ngo-bot run` against the fake Bot API on 127.0.0.1.
+
+N residents each send `/ask <question>`; we time (1) from injecting the question to the staff
+group receiving its post, and (2) from injecting a staff member's reply to that post to the
+resident receiving the answer. Both go through the outbox and the dispatcher (its poll interval
+is 1 s: the figure is mostly that wait). Prints the median, p90 and max of each, in seconds.
+
+    PYTHONPATH=. python -m benchmarks.questions_roundtrip [--questions 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.fakebotapi import FakeBotApi
+
+ADMIN_ID = 1000
+
+
+def summary(name: str, seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    p90 = ordered[max(0, int(len(ordered) * 0.9) - 1)]
+    return (
+        f"{name}: median {statistics.median(ordered):.2f} s, p90 {p90:.2f} s, "
+        f"max {ordered[-1]:.2f} s ({len(ordered)} questions)"
+    )
+
+
+def run(questions: int) -> None:
+    with tempfile.TemporaryDirectory() as folder, FakeBotApi() as api:
+        root = Path(folder)
+        admin = api.make_user("Anna", user_id=ADMIN_ID)
+        group = api.add_group("Biuro", admins=[admin])
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))},
+            **api.env(),
+            "BOT_DB": str(root / "bot.sqlite3"),
+            "BOT_ADMINS": f"telegram:{ADMIN_ID}",
+            "BOT_STAFF_CHATS": f"telegram:{group.id}",
+            "BOT_QUIET_HOURS": "off",
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        }
+        with (root / "bot.log").open("wb") as log:
+            bot = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"], env=env, stdout=log, stderr=log, cwd=root
+            )
+            try:
+                to_staff, to_resident = measure(api, admin, group.id, questions)
+            finally:
+                bot.terminate()
+                bot.wait(30)
+    print(summary("question -> staff group post", to_staff))
+    print(summary("staff reply -> answer in the resident's chat", to_resident))
+
+
+def measure(
+    api: FakeBotApi, admin: object, group_id: int, questions: int
+) -> tuple[list[float], list[float]]:
+    to_staff: list[float] = []
+    to_resident: list[float] = []
+    warm = api.make_user("Warm", language_code="uk")
+    api.inject_command(warm, "help")
+    api.wait_for_messages_sync(warm.id, 1, timeout=60)  # the bot is up
+    for n in range(1, questions + 1):
+        resident = api.make_user(f"R{n}", language_code="uk")
+        started = time.monotonic()
+        api.inject_command(resident, "ask", f"Питання номер {n} про оренду залу?")
+        post = api.wait_for(
+            lambda: [m for m in api.sent_messages(group_id) if f"#{n} " in m.plain_text],
+            timeout=60,
+        )[0]
+        to_staff.append(time.monotonic() - started)
+        answered = len(api.sent_messages(resident.id))
+        started = time.monotonic()
+        api.inject_message(admin, f"Відповідь {n}", chat=api.chat(group_id), reply_to=post)  # type: ignore[arg-type]
+        api.wait_for(lambda: len(api.sent_messages(resident.id)) > answered, timeout=60)
+        to_resident.append(time.monotonic() - started)
+    return to_staff, to_resident
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, default=20)
+    run(parser.parse_args().questions)
+
+
+if __name__ == "__main__":
+    main()
