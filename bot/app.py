@@ -92,6 +92,7 @@ class BotRuntime:
             storage, settings, core.topics, on_broadcast=self.dispatcher.wake
         )
         self.services: list[Service] = [self.dispatcher, self.scheduler]
+        core.outbox_written_hooks.append(self.dispatcher.wake)
         self.heartbeat = HeartbeatService(
             storage,
             core.liveness,

@@ -183,6 +183,7 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings, *, heartbeat: b
         dispatcher = Dispatcher(
             storage, settings, core.topics, {"console": ConsoleTransport(storage)}
         )
+        core.outbox_written_hooks.append(dispatcher.wake)
         from bot.scheduler import ReminderScheduler
 
         scheduler = ReminderScheduler(storage, settings, core.topics, on_broadcast=dispatcher.wake)

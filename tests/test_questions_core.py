@@ -103,16 +103,20 @@ async def test_answer_close_and_who_may(say: Say, core: Core, storage: Storage) 
     (refused,) = await say("/answer 1 Ні", chat="olena")
     assert "працівникам" in refused.text
     assert (await storage.staff.audit_log("console:olena"))[0].action == "denied"
-    (sent,) = await say("/answer 1 Через портал.", chat="office")
-    assert "#1" in sent.text
+    # in the staff chat the note "✅ #1 ..." says it is done; elsewhere a short confirmation
+    assert await say("/answer 1 Через портал.", chat="office") == []
+    await say("/ask Коли засідання ради?", chat="olena")
+    (elsewhere,) = await say("/answer 3 У четвер.", chat="office-phone", sender="office")
+    third = await storage.questions.get(3)
+    assert "#3" in elsewhere.text and third is not None and third.answer == "У четвер."
     (twice,) = await say("/answer #1 Знову", chat="office")
     assert "#1" in twice.text
     (closed,) = await say("/close 2", chat="office")
     assert "#2" in closed.text
     (missing,) = await say("/close 99", chat="office")
     assert "#99" in missing.text
-    answer, closing = await delivered(core, storage, ChatRef("console", "olena"))
-    assert "Через портал." in answer and "#1" in answer
+    answer, third_answer, closing = await delivered(core, storage, ChatRef("console", "olena"))
+    assert "Через портал." in answer and "#1" in answer and "У четвер." in third_answer
     assert "#2" in closing and "/faq contact" in closing
     notes = await delivered(core, storage, OFFICE)
     assert any("✅ #1" in note for note in notes) and any("#2" in note for note in notes[-1:])

@@ -67,6 +67,9 @@ class Core:
         # a staff member answering a question post by replying to it.
         self.reply_handlers: list[FlowHandler] = []
         self.question_drafts = QuestionDrafts()
+        # Told when the core wrote outbox rows that should go now (a question's post, an answer):
+        # the running dispatcher looks at once instead of at its next poll.
+        self.outbox_written_hooks: list[Callable[[], None]] = []
         self.started_at = utcnow()
         # Transports report each completed poll or sync here, for `ngo-bot health`.
         self.liveness = Liveness()
@@ -91,6 +94,11 @@ class Core:
             )
             with use_language(language):
                 return [Reply(apology(reference))]
+
+    def outbox_written(self) -> None:
+        """New outbox rows are due now: wake the dispatcher(s) in this process."""
+        for hook in self.outbox_written_hooks:
+            hook()
 
     async def chat_moved(self, old: ChatRef, new: ChatRef) -> None:
         """A platform gave a chat a new id (a Telegram group became a supergroup)."""

@@ -9,6 +9,7 @@ Texts are rendered when written, each in its recipient chat's language.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -119,9 +120,21 @@ def _response_times(content_dir: Path | None) -> dict[str, str]:
 class QuestionService:
     """The questions for the office over storage and settings; knows no chat platform."""
 
-    def __init__(self, storage: Storage, settings: Settings) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: Settings,
+        *,
+        on_written: Callable[[], None] | None = None,
+    ) -> None:
         self._storage = storage
         self._settings = settings
+        # Told after outbox rows were written (wakes the dispatcher of this process).
+        self._on_written = on_written
+
+    def _written(self) -> None:
+        if self._on_written is not None:
+            self._on_written()
 
     # --- asking ---------------------------------------------------------------------------
 
@@ -163,6 +176,7 @@ class QuestionService:
             render_post=render,
             unanswered_id=unanswered_id,
         )
+        self._written()
         return FileResult(Filed.FILED, number)
 
     async def staff_chats(self) -> list[Chat]:
@@ -225,6 +239,7 @@ class QuestionService:
         if not done:  # answered by someone else a moment ago
             again = await self._storage.questions.get(number)
             return (Settle(again.state.value), again) if again else (Settle.MISSING, None)
+        self._written()
         await self._storage.staff.audit(by, f"question {state.value}", f"#{number}")
         return Settle.DONE, await self._storage.questions.get(number)
 
@@ -241,7 +256,9 @@ class QuestionService:
             ) or self._settings.default_language
             return erased_text(number, language)
 
-        return await self._storage.questions.erase_chat(chat.id, now, erased)
+        erased_count = await self._storage.questions.erase_chat(chat.id, now, erased)
+        self._written()
+        return erased_count
 
     async def remind(self, now: datetime) -> int:
         """List the questions open longer than BOT_QUESTION_REMIND in each staff chat, once a

@@ -40,7 +40,7 @@ def questions_on(settings: Settings) -> bool:
 
 
 def service(ctx: Context) -> QuestionService:
-    return QuestionService(ctx.storage, ctx.settings)
+    return QuestionService(ctx.storage, ctx.settings, on_written=ctx.core.outbox_written)
 
 
 def ask_button(ctx: Context, text: str, language: str, unanswered_id: int | None) -> Button:
@@ -205,16 +205,19 @@ async def answer(ctx: Context, args: str) -> list[Reply]:
                 )
             )
         ]
-    return [await answer_number(ctx, int(match.group(1)), text)]
+    return await answer_number(ctx, int(match.group(1)), text)
 
 
-async def answer_number(ctx: Context, number: int, text: str) -> Reply:
+async def answer_number(ctx: Context, number: int, text: str) -> list[Reply]:
+    """Answer; in a staff chat the note "✅ #N answered by ..." that follows says it is done."""
     status, _question = await service(ctx).answer(number, text, ctx.actor, who(ctx), utcnow())
+    if status is Settle.DONE and is_staff_chat(ctx.settings, ctx.chat.ref):
+        return []
     if status is Settle.DONE:
-        return Reply(
-            _("Your answer to #{number} is on its way to the person.").format(number=number)
-        )
-    return settle_problem(status, number)
+        return [
+            Reply(_("Your answer to #{number} is on its way to the person.").format(number=number))
+        ]
+    return [settle_problem(status, number)]
 
 
 @registry.command(
@@ -315,7 +318,7 @@ async def staff_reply(ctx: Context, text: str) -> list[Reply] | None:
     if ctx.role < Audience.STAFF:
         await ctx.storage.staff.audit_refusal(ctx.actor, "answer")
         return [Reply(_("Sorry, only the office's staff can answer questions."))]
-    return [await answer_number(ctx, number, text)]
+    return await answer_number(ctx, number, text)
 
 
 # --- privacy ----------------------------------------------------------------------------------
