@@ -160,6 +160,8 @@ async def test_scheduler_runs_the_reminder_and_the_purge(
     scheduler = ReminderScheduler(storage, settings, load_topics(), clock=lambda: WEDNESDAY_10)
     assert await scheduler.questions_housekeeping() == 1
     assert [q.id for q in await storage.questions.in_state(None)] == [2]
+    details = [r["detail"] for r in await storage.db.fetch_all("SELECT detail FROM broadcasts")]
+    assert not any("Давнє" in detail or "Відповідь" in detail for detail in details)
 
 
 async def test_privacy_export_forget(say: Say, core: Core, storage: Storage) -> None:
@@ -174,7 +176,7 @@ async def test_privacy_export_forget(say: Say, core: Core, storage: Storage) -> 
     await say("/forget yes", chat="olena")
     assert await storage.questions.in_state(None) == []
     details = [r["detail"] for r in await storage.db.fetch_all("SELECT detail FROM broadcasts")]
-    assert not any("фундацію" in detail for detail in details)
+    assert not any("фундацію" in detail or "портал" in detail for detail in details)
 
 
 async def test_unanswered_marks_lines_that_became_questions(say: Say) -> None:

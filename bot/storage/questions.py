@@ -253,6 +253,12 @@ class QuestionStore:
                         recipients=Recipients.chat(row["chat_ref"]),
                         detail=json.dumps({"message_id": row["sent_message_id"], "text": text}),
                     )
+            # The answers and notices sent to this chat keep their text in their broadcast.
+            await tx.execute(
+                "DELETE FROM broadcasts WHERE purpose IN ('answer', 'office') AND id IN"
+                " (SELECT broadcast_id FROM outbox WHERE chat_ref = ?)",
+                (chat_ref,),
+            )
             return await tx.execute("DELETE FROM questions WHERE chat_ref = ?", (chat_ref,))
 
     async def purge(self, now: datetime) -> int:
@@ -263,6 +269,10 @@ class QuestionStore:
                 "UPDATE broadcasts SET detail = '' WHERE id IN (SELECT p.broadcast_id FROM"
                 " question_posts p JOIN questions q ON q.id = p.question_id"
                 " WHERE q.state != 'open' AND q.answered_at < ?)",
+                (cutoff,),
+            )
+            await tx.execute(
+                "UPDATE broadcasts SET detail = '' WHERE purpose = 'answer' AND created_at < ?",
                 (cutoff,),
             )
             return await tx.execute(
