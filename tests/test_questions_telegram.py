@@ -4,15 +4,26 @@ resident's question reaches the staff group, a staff reply comes back, across a 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.conftest import BOT_COMMAND, bot_env
+import time_machine
+
+from bot.config import Settings
+from bot.core.messages import ChatKind, ChatRef
+from bot.questions.service import QuestionService
+from bot.storage import Storage
+from tests.conftest import BOT_COMMAND, CLOCK_SHIM, ROOT, bot_env
 from tests.fakebotapi import FakeBotApi
 from tests.test_telegram_run import BotProcess
 
 ADMIN_ID = 1000
+# A Wednesday, 10:00 in Warsaw: a fixed moment, whatever day the tests run on.
+WEDNESDAY_10 = datetime(2026, 6, 17, 8, 0, tzinfo=UTC)
 QUESTION = "Чи можна отримати компенсацію за оренду приміщення для гуртка вишивки?"
 
 
@@ -130,3 +141,45 @@ def test_forget_edits_the_staff_copy_and_limits_hold(
     with sqlite3.connect(bot.db_path) as db:
         details = [row[0] for row in db.execute("SELECT detail FROM broadcasts")]
     assert not any("Питання номер" in detail for detail in details)
+
+
+async def test_the_48_hour_reminder_reaches_the_staff_group_on_an_injected_clock(
+    fake_bot_api: FakeBotApi, tmp_path: Path, run_bot: list[BotProcess]
+) -> None:
+    """A question asked 49 hours before a Wednesday 10:00 (Warsaw) is listed that morning; one
+    asked 47 hours before is not. The bot process runs on the same fixed clock."""
+    api = fake_bot_api
+    group = api.add_group("Biuro", admins=[api.make_user("Anna", user_id=ADMIN_ID)])
+    olena = api.make_user("Olena", language_code="uk")
+    settings = Settings(db_path=tmp_path / "bot.sqlite3", staff_chats=(f"telegram:{group.id}",))
+    storage = await Storage.open(settings.db_path)
+    try:
+        chat = await storage.chats.ensure(
+            ChatRef("telegram", str(olena.id)), ChatKind.PRIVATE, "uk"
+        )
+        service = QuestionService(storage, settings)
+        await service.file(chat, "Старе питання?", "uk", WEDNESDAY_10 - timedelta(hours=49))
+        await service.file(chat, "Нове питання?", "uk", WEDNESDAY_10 - timedelta(hours=47))
+    finally:
+        await storage.close()
+    with time_machine.travel(WEDNESDAY_10, tick=True):
+        offset = time.time() - time_machine.escape_hatch.time.time()
+        bot = BotProcess(
+            tmp_path,
+            {
+                **env(api, group.id),
+                "NGO_TEST_CLOCK_OFFSET": repr(offset),
+                "PYTHONPATH": os.pathsep.join((str(CLOCK_SHIM), str(ROOT))),
+            },
+        )
+        run_bot.append(bot)
+        reminder = await api.wait_for_async(
+            lambda: [m for m in api.sent_messages(group.id) if "⏳" in m.plain_text],
+            timeout=30,
+            what="the reminder of old questions",
+        )
+    (text,) = [m.plain_text for m in reminder]
+    assert "#1" in text and "#2" not in text and "Старе" not in text
+    assert "15.06.2026 09:00" in text  # asked 49 hours before, local time
+    code, _took = bot.terminate()
+    assert code == 0, bot.log()
