@@ -259,3 +259,17 @@ def test_cli_lists_answers_and_closes(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert "Через портал." in with_chat.stdout and "#2" in with_chat.stdout
+
+
+async def test_in_a_group_anyone_may_ask_and_the_answer_goes_to_the_group(
+    say: Say, storage: Storage
+) -> None:
+    group = {"chat": "-100777", "platform": "telegram", "kind": ChatKind.GROUP, "admin": False}
+    (filed,) = await say("/ask Чи можна взяти зал на суботу?", sender="55", **group)  # type: ignore[arg-type]
+    assert "#1" in filed.text
+    assert await say("/answer 1 Так.", chat="office") == []
+    rows = await storage.db.fetch_all(
+        "SELECT c.platform, c.chat_id FROM outbox o JOIN broadcasts b ON b.id = o.broadcast_id"
+        " JOIN chats c ON c.id = o.chat_ref WHERE b.purpose = 'answer'"
+    )
+    assert [(r["platform"], r["chat_id"]) for r in rows] == [("telegram", "-100777")]
