@@ -904,8 +904,11 @@ class TelegramTransport:
             return message_id
 
         outcome = await self._outcome_of(chat_id, edit_text)
-        if outcome.kind is OutcomeKind.FAILED and "not found" in outcome.detail.lower():
-            return SendOutcome.sent()  # the message was deleted in the meantime: nothing to edit
+        detail = outcome.detail.lower()
+        if outcome.kind is OutcomeKind.FAILED and (
+            "not found" in detail or "not modified" in detail
+        ):
+            return SendOutcome.sent()  # deleted meanwhile, or already so: nothing to edit
         return outcome
 
     async def _outcome_of(self, chat_id: str, request: Callable[[], Awaitable[str]]) -> SendOutcome:
