@@ -219,8 +219,7 @@ def sample_text() -> str:
     now = utcnow()
     announcement = Announcement(1, announcement_fields(), Status.SENDING, "bench", None, now, now)
     topics, tz = load_topics(None), Settings().timezone
-    reply = render_message(announcement, Purpose.PUBLICATION, "", "pl", "telegram", topics, tz)
-    return reply.text
+    return render_message(announcement, Purpose.PUBLICATION, "", "pl", topics, tz, prefix="/")
 
 
 async def throughput(chats: int, runs: int, server: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.config import Settings
-from bot.core.commands import announce, digest, questions
+from bot.core.commands import announce, digest, questions, web
 from bot.core.service import Core
 from bot.core.topics import load_topics
 from bot.delivery import Dispatcher
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 NO_NETWORK_MESSAGE = (
     "no chat network is configured: set TELEGRAM_BOT_TOKEN (Telegram) or MATRIX_HOMESERVER "
-    "(Matrix), or run 'ngo-bot chat' for a console chat"
+    "(Matrix), BOT_WEB_LISTEN (the web server, with console chats), or run 'ngo-bot chat' for "
+    "a console chat"
 )
 
 
@@ -48,6 +49,7 @@ def build_core(storage: Storage, settings: Settings) -> Core:
     core.export_providers.append(questions.export_questions)
     core.reply_handlers.append(questions.staff_reply)
     core.erase_hooks.append(questions.erase_questions)
+    core.export_providers.append(web.export_web)
     return core
 
 
@@ -82,7 +84,10 @@ class BotRuntime:
         self.storage = storage
         self.core = core
         self.transports: dict[str, Transport] = {"console": ConsoleTransport(storage)}
-        self.dispatcher = Dispatcher(storage, settings, core.topics, self.transports)
+        self.metrics = core.metrics
+        self.dispatcher = Dispatcher(
+            storage, settings, core.topics, self.transports, metrics=self.metrics
+        )
         # Imported here: APScheduler takes about 30 ms to import, which other commands need not
         # pay. After the dispatcher: a reminder missed while the bot was down is written at
         # start, and the dispatcher is woken to deliver it at once.
@@ -93,6 +98,8 @@ class BotRuntime:
         )
         self.services: list[Service] = [self.dispatcher, self.scheduler]
         core.outbox_written_hooks.append(self.dispatcher.wake)
+        if settings.web_listen is not None:
+            self.services.append(self._web_server(settings.web_listen))
         self.heartbeat = HeartbeatService(
             storage,
             core.liveness,
@@ -100,6 +107,14 @@ class BotRuntime:
         )
         self._stop = asyncio.Event()
         self.failure: str | None = None
+
+    def _web_server(self, listen: tuple[str, int]) -> Service:
+        """The web server (BOT_WEB_LISTEN), started last and stopped first."""
+        # Imported here: aiohttp.web and Jinja2 are not needed by a bot without a web server.
+        from bot.web import WebDeps, WebServer
+
+        host, port = listen
+        return WebServer(WebDeps.for_core(self.core, self.metrics), host, port)
 
     def add_transport(self, transport: Transport) -> None:
         self.transports[transport.platform] = transport
@@ -145,7 +160,8 @@ async def stop_quietly(stop: Callable[[], Awaitable[None]], name: str) -> None:
 
 
 async def run_bot(settings: Settings) -> str | None:
-    """`ngo-bot run` with at least one chat network configured; returns a failure or None."""
+    """`ngo-bot run` with a chat network or the web server configured (console chats are always
+    delivered to); returns a failure or None."""
     storage = await Storage.open(settings.db_path, writable=True)
     try:
         core = build_core(storage, settings)

@@ -22,7 +22,7 @@ from bot.core.topics import ContentError
 from bot.delivery import Dispatcher
 from bot.faq import FaqContentError
 from bot.faq.cli import add_faq_parser
-from bot.health import HEARTBEAT_LIMIT_SECONDS, HeartbeatService, judge
+from bot.health import HEARTBEAT_LIMIT_SECONDS, HeartbeatService, check_health
 from bot.logs import configure_logging
 from bot.storage import Storage, StorageError, backup_database
 from bot.transports.console import ConsoleTransport, run_console
@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSIONS: list[Callable[[Any], None]] = [add_faq_parser]
 """Feature modules add their sub-commands here (each gets the sub-parsers object)."""
 
-EXTENSION_MODULES = ("bot.announcements.cli", "bot.questions.cli")
+EXTENSION_MODULES = ("bot.announce_cli", "bot.web.console.cli", "bot.questions.cli")
 """Modules imported before the parser is built; importing one appends to EXTENSIONS."""
 
 
@@ -130,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "announce",
         "deliveries",
         "calendar",
+        "web",
         "questions",
     )
     quiet = args.command in quiet_commands and "BOT_LOG_LEVEL" not in os.environ
@@ -151,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.telegram_enabled and not settings.matrix_enabled:
+    # With only the web server configured it runs as a server (web, scheduler, dispatcher for
+    # console chats), on a terminal too.
+    if not (settings.telegram_enabled or settings.matrix_enabled or settings.web_enabled):
         if sys.stdin.isatty():
             if "BOT_LOG_LEVEL" not in os.environ:
                 logging.getLogger().setLevel(logging.WARNING)  # a chat, not a server log
@@ -267,13 +270,8 @@ async def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILURE
     storage = await Storage.open(settings.db_path, migrate=False)
     try:
-        if await storage.db.schema_version() == 0:
-            print("unhealthy: the database has no schema yet (run 'ngo-bot db migrate')")
-            return EXIT_FAILURE
-        beat = await storage.heartbeat.get()
-        progress = await storage.heartbeat.progress()
+        verdict = await check_health(storage, utcnow(), settings.health_poll_seconds)
     finally:
         await storage.close()
-    verdict = judge(beat, progress, utcnow(), settings.health_poll_seconds)
     print(verdict.line)
     return EXIT_OK if verdict.healthy else EXIT_FAILURE

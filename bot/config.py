@@ -19,6 +19,7 @@ DEFAULT_HEALTH_POLL_SECONDS = 120.0
 # Open questions for the office older than this are listed once a working day in the staff chats.
 DEFAULT_QUESTION_REMIND = "48h"
 STAFF_CHAT_PLATFORMS = ("telegram", "matrix", "console")
+WEB_URL_SCHEMES = ("http://", "https://")
 
 
 class ConfigError(ValueError):
@@ -67,6 +68,11 @@ class Settings:
     matrix_password: str | None = field(default=None, repr=False)
     matrix_access_token: str | None = field(default=None, repr=False)
     matrix_allowed_servers: frozenset[str] = frozenset()
+    # The web server (BOT_WEB_LISTEN; None: off), the base of the links it hands out, and the
+    # bearer token /metrics requires when set.
+    web_listen: tuple[str, int] | None = None
+    web_url: str | None = None
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def telegram_enabled(self) -> bool:
@@ -81,6 +87,20 @@ class Settings:
         """Whether questions can be sent to the office (BOT_STAFF_CHATS is set)."""
         return bool(self.staff_chats)
 
+    @property
+    def web_enabled(self) -> bool:
+        return self.web_listen is not None
+
+    @property
+    def web_base_url(self) -> str | None:
+        """Where people reach the web server (no trailing slash); None when it is off."""
+        if self.web_listen is None:
+            return None
+        if self.web_url:
+            return self.web_url
+        host, port = self.web_listen
+        return f"http://{host}:{port}"
+
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line."""
         values = (
@@ -88,6 +108,7 @@ class Settings:
             self.telegram_webhook_secret,
             self.matrix_password,
             self.matrix_access_token,
+            self.metrics_token,
         )
         return tuple(v for v in values if v)
 
@@ -122,6 +143,9 @@ class Settings:
             matrix_password=_get(env, "MATRIX_PASSWORD"),
             matrix_access_token=_get(env, "MATRIX_ACCESS_TOKEN"),
             matrix_allowed_servers=_parse_list(_get(env, "MATRIX_ALLOWED_SERVERS")),
+            web_listen=_parse_web_listen(_get(env, "BOT_WEB_LISTEN")),
+            web_url=_parse_web_url(_get(env, "BOT_WEB_URL")),
+            metrics_token=_get(env, "BOT_METRICS_TOKEN"),
         )
 
 
@@ -203,11 +227,25 @@ def _parse_rate(raw: str | None) -> float:
     return rate
 
 
-def _parse_listen(raw: str) -> tuple[str, int]:
+def _parse_listen(raw: str, variable: str = "TELEGRAM_WEBHOOK_LISTEN") -> tuple[str, int]:
     host, _sep, port_text = raw.rpartition(":")
     if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"TELEGRAM_WEBHOOK_LISTEN: {raw!r} is not 'host:port'")
+        raise ConfigError(f"{variable}: {raw!r} is not 'host:port'")
     return host, int(port_text)
+
+
+def _parse_web_listen(raw: str | None) -> tuple[str, int] | None:
+    return None if raw is None else _parse_listen(raw, "BOT_WEB_LISTEN")
+
+
+def _parse_web_url(raw: str | None) -> str | None:
+    """The public base URL: http or https with a host, kept without a trailing slash."""
+    if raw is None:
+        return None
+    url = raw.rstrip("/")
+    if not url.lower().startswith(WEB_URL_SCHEMES) or "://" not in url or not url.split("://")[1]:
+        raise ConfigError(f"BOT_WEB_URL: {raw!r} is not an http:// or https:// address")
+    return url
 
 
 def _parse_health_poll_seconds(raw: str | None) -> float:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,6 +91,21 @@ def judge(
     if progress:
         line += "; " + ", ".join(describe_progress(p, beat, now) for p in progress)
     return Verdict(True, line)
+
+
+NO_SCHEMA_LINE = "unhealthy: the database has no schema yet (run 'ngo-bot db migrate')"
+
+
+async def check_health(storage: Storage, now: datetime, transport_limit_seconds: float) -> Verdict:
+    """The decision over an open database: `ngo-bot health` and the web server's /healthz."""
+    try:
+        if await storage.db.schema_version() == 0:
+            return Verdict(False, NO_SCHEMA_LINE)
+        beat = await storage.heartbeat.get()
+        progress = await storage.heartbeat.progress()
+    except sqlite3.Error as exc:
+        return Verdict(False, f"unhealthy: the database cannot be read ({type(exc).__name__})")
+    return judge(beat, progress, now, transport_limit_seconds)
 
 
 # -------------------------------------------------------------------------- the running side

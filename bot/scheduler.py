@@ -52,6 +52,7 @@ from bot.announcements.render import reminder_detail
 from bot.announcements.service import AnnouncementService
 from bot.clock import utcnow
 from bot.config import Settings
+from bot.core.context import command_prefix
 from bot.core.topics import Topics
 from bot.questions.service import QuestionService
 from bot.reminders.planner import HORIZON, Reason, send_time, wanted
@@ -403,7 +404,8 @@ class ReminderScheduler:
         queued = 0
         for chat in chats:
             language = chat.language or self._settings.default_language
-            text = render_digest(items, chat.topics, language, chat.ref.platform, tz, start)
+            prefix = command_prefix(chat.ref.platform)
+            text = render_digest(items, chat.topics, language, tz, start, prefix=prefix)
             if await self._storage.digests.write(chat.chat_ref, week, text, now) is not None:
                 queued += 1
         if queued:

@@ -28,10 +28,14 @@ FIXED_DATE = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 def extract(source: Path = ROOT / "bot") -> Catalog:
-    """Every interface string in the bot's Python code."""
+    """Every interface string in the bot's Python code and its HTML templates (Jinja2)."""
     template = Catalog(project=PROJECT)
     for _filename, _lineno, message, comments, context in extract_from_dir(
-        str(source), method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=("i18n:",)
+        str(source),
+        method_map=[("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")],
+        options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+        keywords=KEYWORDS,
+        comment_tags=("i18n:",),
     ):
         template.add(message, None, [], auto_comments=comments, context=context)
     return template

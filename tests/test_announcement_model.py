@@ -222,9 +222,9 @@ def test_the_longest_announcement_fits_one_message_in_every_language() -> None:
         (Purpose.CORRECTION, every_field),
     ):
         for language in ("pl", "uk", "en"):
-            for platform in ("telegram", "matrix"):
-                reply = render_message(
-                    announcement, purpose, detail, language, platform, topics, WARSAW
+            for prefix in ("/", "!"):
+                text = render_message(
+                    announcement, purpose, detail, language, topics, WARSAW, prefix=prefix
                 )
-                plain = to_plain_text(reply.text)
+                plain = to_plain_text(text)
                 assert len(plain.encode("utf-16-le")) // 2 < MAX_MESSAGE_LENGTH, (purpose, language)

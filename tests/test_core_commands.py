@@ -130,6 +130,14 @@ async def test_privacy_names_the_operator(say: Say) -> None:
     assert "Dekerta 24" in reply.text and "/export" in reply.text and "/forget" in reply.text
 
 
+async def test_privacy_and_the_faq_answer_name_the_same_stored_data(say: Say) -> None:
+    (privacy,) = await say("/privacy")
+    (faq,) = await say("/faq bot-privacy")
+    for stored in ("identyfikator i rodzaj", "datą zapisu", "tygodniowego podsumowania", "90 dni"):
+        assert stored in privacy.text and stored in faq.text, stored
+    assert "Kto odpowiada za bota" in privacy.text and "Administrator danych" not in privacy.text
+
+
 async def test_privacy_uses_the_configured_operator(storage: Storage, settings) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 

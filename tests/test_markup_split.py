@@ -80,7 +80,7 @@ def test_exactly_the_limit_is_one_message_one_more_is_two() -> None:
 def test_a_maximal_announcement_with_ampersands_and_angles_fits_in_one_message() -> None:
     fields = grant_fields(title=maximal_title(), text=maximal_text(), url=maximal_url())
     topics = load_topics(None)
-    markup = render_publication(fields, "pl", "telegram", topics, ZoneInfo("Europe/Warsaw"))
+    markup = render_publication(fields, "pl", topics, ZoneInfo("Europe/Warsaw"), prefix="/")
     assert utf16_length(markup) > LIMIT  # the old measure split it in two
     assert rendered_length(markup) <= LIMIT
     assert split_markup(markup, LIMIT) == [markup]
@@ -157,7 +157,7 @@ async def test_the_transport_sends_a_maximal_announcement_as_one_message(
 ) -> None:
     fields = grant_fields(title=maximal_title(), text=maximal_text(), url=maximal_url())
     markup = render_publication(
-        fields, "pl", "telegram", load_topics(None), ZoneInfo("Europe/Warsaw")
+        fields, "pl", load_topics(None), ZoneInfo("Europe/Warsaw"), prefix="/"
     )
     reader = fake_bot_api.make_user("Anna")
     outcome = await transport.send(str(reader.id), Reply(markup))

@@ -17,9 +17,8 @@ from babel.dates import format_date
 
 from bot.announcements.model import Announcement
 from bot.announcements.render import DAY_PATTERN, format_span, format_when
-from bot.core.context import command_prefix
-from bot.core.markup import bold, escape, link
 from bot.i18n import _, use_language
+from bot.markup import bold, escape, link
 from bot.reminders.localtime import local_at
 from bot.reminders.recurrence import occurrences
 
@@ -27,6 +26,9 @@ if TYPE_CHECKING:
     from bot.reminders.ics import CalendarItem
 
 PRODID = "-//ngo-outreach-bot//calendar//PL"
+# The web server's subscribable feeds (the same content as `ngo-bot calendar export`).
+FEED_PATH = "/calendar.ics"
+TOPIC_FEED_PATH = "/calendar/{topic}.ics"
 # A meeting without an end lasts this long in a calendar application.
 MEETING_LENGTH = timedelta(hours=1)
 # How many occurrences of one series a listing shows at most.
@@ -133,12 +135,13 @@ def render_digest(
     week: list[Entry],
     topics: frozenset[str],
     language: str,
-    platform: str,
     tz: ZoneInfo,
     start: datetime,
+    *,
+    prefix: str,
 ) -> str | None:
     """One chat's digest: the week's deadlines and meetings of its topics; None when it has
-    none (then the chat gets no message that week)."""
+    none (then the chat gets no message that week). `prefix`: how commands are written there."""
     mine = [entry for entry in week if entry.announcement.fields.topic in topics]
     if not mine:
         return None
@@ -153,7 +156,7 @@ def render_digest(
         if meetings:
             lines.extend(["", bold(_("Meetings:"))])
             lines.extend(meeting_line(entry, language, tz) for entry in meetings)
-        command = f"{command_prefix(platform)}digest off"
+        command = f"{prefix}digest off"
         lines.extend(
             [
                 "",
@@ -228,8 +231,9 @@ def calendar_file(
     tz: ZoneInfo,
     *,
     name: str | None = None,
+    stamp: datetime | None = None,
 ) -> bytes:
-    """An .ics file of the announcements' deadlines and meetings."""
+    """An .ics file of the announcements' deadlines and meetings (DTSTAMP `stamp`, else now)."""
     from bot.reminders.ics import build_calendar
 
     items = []
@@ -237,4 +241,10 @@ def calendar_file(
         item = calendar_item(announcement, locations.get(announcement.id, {}), language, tz)
         if item is not None:
             items.append(item)
-    return build_calendar(items, tz, PRODID, name=name)
+    return build_calendar(items, tz, PRODID, name=name, stamp=stamp)
+
+
+def feed_url(base_url: str, language: str, topic: str | None = None) -> str:
+    """The address of a calendar feed on the web server, titles in `language`."""
+    path = FEED_PATH if topic is None else TOPIC_FEED_PATH.format(topic=topic)
+    return f"{base_url}{path}?lang={language}"

@@ -8,6 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
+from typing import Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,22 @@ OPTIONAL_LANGUAGES = ("uk", "en")
 # A web address typed without http(s)://: a host name with a dot and a top-level domain of
 # letters, then optionally a port and a path, query or fragment.
 _SCHEMELESS = re.compile(r"^(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?::\d{1,5})?(?:[/?#]\S*)?$")
+
+
+class NamedTopic(Protocol):
+    """A topic as announcements need it: its name in a language."""
+
+    def name(self, language: str) -> str: ...
+
+
+class TopicCatalog(Protocol):
+    """The topics that exist, handed in by the caller (the chat core's `Topics` is one): the
+    announcement package reads them and never loads or imports the core's."""
+
+    @property
+    def slugs(self) -> tuple[str, ...]: ...
+
+    def get(self, slug: str) -> NamedTopic | None: ...
 
 
 class Kind(StrEnum):

@@ -1,7 +1,8 @@
 """Announcements as subscribers see them, per chat language and platform (HTML subset).
 
 Staff-written text is escaped here, once; nothing is split: the field limits keep every message
-under the platforms' 4096 characters.
+under the platforms' 4096 characters. The caller says how commands are written where the message
+goes (`prefix`: '/' or '!') and which topics exist: this package knows no chat platform.
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 
-from bot.announcements.model import Announcement, Fields
+from bot.announcements.model import Announcement, Fields, TopicCatalog
 from bot.clock import from_db, to_db, utcnow
-from bot.core.context import command_prefix
-from bot.core.markup import bold, escape, link
-from bot.core.messages import Reply
-from bot.core.topics import Topics
 from bot.i18n import _, use_language
+from bot.markup import bold, escape, link
 from bot.reminders.recurrence import occurrences
 from bot.reminders.timeleft import time_left_phrase
 
@@ -77,11 +75,11 @@ def format_span(start: datetime, end: datetime | None, language: str, tz: ZoneIn
     return f"{first} – {last}"
 
 
-def unsubscribe_hint(topic: str, platform: str, topics: Topics, language: str) -> str:
+def unsubscribe_hint(topic: str, topics: TopicCatalog, language: str, *, prefix: str) -> str:
     """One line: how this chat stops receiving the topic ('/unsubscribe grants')."""
     known = topics.get(topic)
     name = known.name(language) if known else topic
-    command = f"{command_prefix(platform)}unsubscribe {topic}"
+    command = f"{prefix}unsubscribe {topic}"
     return (
         "<i>"
         + _("To stop receiving “{topic}”: {command}").format(
@@ -171,10 +169,11 @@ def announcement_body(fields: Fields, language: str, tz: ZoneInfo) -> list[str]:
 
 
 def render_publication(
-    fields: Fields, language: str, platform: str, topics: Topics, tz: ZoneInfo
+    fields: Fields, language: str, topics: TopicCatalog, tz: ZoneInfo, *, prefix: str
 ) -> str:
+    """The announcement as its subscribers get it; `prefix` as commands are written there."""
     lines = announcement_body(fields, language, tz)
-    lines.extend(["", unsubscribe_hint(fields.topic, platform, topics, language)])
+    lines.extend(["", unsubscribe_hint(fields.topic, topics, language, prefix=prefix)])
     return "\n".join(lines)
 
 
@@ -202,10 +201,11 @@ def reminder_heading(fields: Fields, target: datetime | None, moment: datetime |
 def render_reminder(
     fields: Fields,
     language: str,
-    platform: str,
-    topics: Topics,
+    topics: TopicCatalog,
     tz: ZoneInfo,
     detail: str = "",
+    *,
+    prefix: str,
 ) -> str:
     """Short: the time left, the title and the details, not the whole text again.
 
@@ -227,12 +227,18 @@ def render_reminder(
     if note:
         lines.append(note)
     lines.extend(detail_lines(shown, language, tz, series=False))
-    lines.extend(["", unsubscribe_hint(fields.topic, platform, topics, language)])
+    lines.extend(["", unsubscribe_hint(fields.topic, topics, language, prefix=prefix)])
     return "\n".join(lines)
 
 
 def render_correction(
-    fields: Fields, changed: set[str], language: str, platform: str, topics: Topics, tz: ZoneInfo
+    fields: Fields,
+    changed: set[str],
+    language: str,
+    topics: TopicCatalog,
+    tz: ZoneInfo,
+    *,
+    prefix: str,
 ) -> str:
     """What changed, with the new values."""
     # The heading carries the current title, so a corrected title needs no line of its own.
@@ -246,7 +252,7 @@ def render_correction(
     ]
     if removed:
         lines.append(_("The link or place given before no longer applies."))
-    lines.extend(["", unsubscribe_hint(fields.topic, platform, topics, language)])
+    lines.extend(["", unsubscribe_hint(fields.topic, topics, language, prefix=prefix)])
     return "\n".join(lines)
 
 
@@ -273,21 +279,20 @@ def render_message(
     purpose: Purpose,
     detail: str,
     language: str,
-    platform: str,
-    topics: Topics,
+    topics: TopicCatalog,
     tz: ZoneInfo,
-) -> Reply:
-    """One outbox message for one chat, in that chat's language."""
+    *,
+    prefix: str,
+) -> str:
+    """One outbox message for one chat, in that chat's language (its text, HTML subset)."""
     fields = announcement.fields
     with use_language(language):
         if purpose is Purpose.PUBLICATION:
-            text = render_publication(fields, language, platform, topics, tz)
-        elif purpose is Purpose.REMINDER:
-            text = render_reminder(fields, language, platform, topics, tz, detail)
-        elif purpose is Purpose.CORRECTION:
+            return render_publication(fields, language, topics, tz, prefix=prefix)
+        if purpose is Purpose.REMINDER:
+            return render_reminder(fields, language, topics, tz, detail, prefix=prefix)
+        if purpose is Purpose.CORRECTION:
             changed = set(json.loads(detail)) if detail else set(NOTICEABLE)
-            text = render_correction(fields, changed, language, platform, topics, tz)
-        else:
-            counts = json.loads(detail) if detail else {}
-            text = render_summary(announcement, counts, language)
-    return Reply(text)
+            return render_correction(fields, changed, language, topics, tz, prefix=prefix)
+        counts = json.loads(detail) if detail else {}
+        return render_summary(announcement, counts, language)

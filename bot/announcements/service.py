@@ -6,11 +6,12 @@ the outbox rows it causes, and recorded in the audit log under the acting staff 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from bot.announcements.agenda import calendar_file, entries
 from bot.announcements.model import (
     CORRECTABLE,
     FIELD_NAMES,
@@ -19,13 +20,13 @@ from bot.announcements.model import (
     Fields,
     Kind,
     Status,
+    TopicCatalog,
     validate,
 )
 from bot.announcements.render import NOTICEABLE, Purpose
 from bot.clock import utcnow
 from bot.config import Settings
-from bot.core.topics import Topics
-from bot.i18n import _
+from bot.i18n import _, use_language
 from bot.reminders.localtime import local_at
 from bot.reminders.planner import HORIZON, PlannedReminder, plan, targets
 from bot.reminders.season import DEFAULT_AT, SEASON_START, campaign_deadline
@@ -34,6 +35,9 @@ from bot.storage.outbox import BroadcastCounts, Counts, State
 from bot.storage.reminders import Reminder, ReminderState
 
 Clock = Callable[[], datetime]
+
+CALENDAR_KINDS = (Kind.GRANT_DEADLINE, Kind.TAX_CAMPAIGN, Kind.MEETING)
+CALENDAR_LIMIT = 10_000
 
 
 class UnknownAnnouncement(LookupError):
@@ -65,7 +69,7 @@ class AnnouncementService:
         self,
         storage: Storage,
         settings: Settings,
-        topics: Topics,
+        topics: TopicCatalog,
         clock: Clock = utcnow,
         *,
         horizon: timedelta = HORIZON,
@@ -75,6 +79,9 @@ class AnnouncementService:
         self.topics = topics
         self.clock = clock
         self.horizon = horizon
+        # The latest calendar of each (topic, language), with what it was built from: a feed
+        # polled again unchanged is not serialised again (building is most of its cost).
+        self._calendars: dict[tuple[str | None, str], tuple[Hashable, bytes]] = {}
 
     def check(self, fields: Fields, changed: set[str] | None = None) -> Fields:
         """Validate against the current time and topics (raises AnnouncementError)."""
@@ -241,6 +248,39 @@ class AnnouncementService:
             actor, "announce rerun", f"#{announcement_id} -> #{announcement.id} {year}"
         )
         return announcement
+
+    async def calendar(self, language: str, topic: str | None = None) -> bytes:
+        """The upcoming published deadlines and meetings (of one topic) as an .ics file, titles
+        in `language`: `ngo-bot calendar export` and the web server's feeds.
+
+        DTSTAMP is the latest change of what the file holds, not the time of the request: the
+        same content gives the same bytes, so a feed's ETag changes only with its content."""
+        now, tz = self.clock(), self.settings.timezone
+        upcoming = await self.storage.announcements.upcoming(
+            CALENDAR_KINDS, now, limit=CALENDAR_LIMIT, topic=topic
+        )
+        locations = await self.storage.reminders.occurrence_locations(
+            [a.id for a in upcoming if a.fields.repeat]
+        )
+        # A series whose last occurrence is over is no longer upcoming.
+        current = [
+            a for a in upcoming if not a.fields.repeat or entries([a], locations, tz, after=now)
+        ]
+        stamp = max((a.updated_at for a in current), default=now)
+        # The file is a function of these (an empty one shows only the year, in its VTIMEZONE).
+        built_from = (
+            tuple((a.id, a.updated_at) for a in current),
+            tuple(sorted((a.id, tuple(sorted(locations.get(a.id, {}).items()))) for a in current)),
+            None if current else stamp.astimezone(tz).year,
+        )
+        cached = self._calendars.get((topic, language))
+        if cached is not None and cached[0] == built_from:
+            return cached[1]
+        with use_language(language):
+            name = _("Deadlines and meetings")
+        data = calendar_file(current, locations, language, tz, name=name, stamp=stamp)
+        self._calendars[(topic, language)] = (built_from, data)
+        return data
 
     def occurrence_on(self, fields: Fields, day: date) -> datetime | None:
         """The start of the recurring meeting's occurrence on a local date, if it has one."""

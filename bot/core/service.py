@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -20,6 +21,7 @@ from bot.core.registry import Audience, Command, CommandRegistry
 from bot.core.topics import Topics
 from bot.faq import FaqMatcher
 from bot.i18n import _, language_from_hint, use_language
+from bot.metrics import Metrics
 from bot.questions.drafts import QuestionDrafts
 from bot.storage import Storage
 from bot.storage.chats import Chat
@@ -73,9 +75,20 @@ class Core:
         self.started_at = utcnow()
         # Transports report each completed poll or sync here, for `ngo-bot health`.
         self.liveness = Liveness()
+        # What the bot does, counted for /metrics (the running bot shares it with its services).
+        self.metrics = Metrics()
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
-        """Answer one message. Never raises: a failure becomes an apology with a reference id."""
+        """Answer one message. Never raises: a failure becomes an apology with a reference id.
+
+        The time it takes is the reply latency of /metrics."""
+        started = time.perf_counter()
+        try:
+            return await self._handle(incoming)
+        finally:
+            self.metrics.reply_took(time.perf_counter() - started)
+
+    async def _handle(self, incoming: Incoming) -> list[Reply]:
         language = self.settings.default_language
         try:
             chat = await self._chat_for(incoming)

@@ -26,10 +26,12 @@ from bot.announcements.model import Announcement, Status
 from bot.announcements.render import Purpose, render_message
 from bot.clock import utcnow
 from bot.config import Settings
+from bot.core.context import command_prefix
 from bot.core.messages import Reply
 from bot.core.topics import Topics
 from bot.delivery.limits import PlatformLimits, SendLimiter, limits_for
 from bot.delivery.owner import new_owner, owner_is_gone
+from bot.metrics import Metrics
 from bot.storage import Storage
 from bot.storage.outbox import GONE_DETAIL, ClaimedMessage, Settled, State
 from bot.transports.base import OutcomeKind, SendOutcome, Transport
@@ -82,8 +84,11 @@ class Dispatcher:
         policy: DeliveryPolicy | None = None,
         limits: Mapping[str, PlatformLimits] | None = None,
         clock: Clock = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._storage = storage
+        # Each send's outcome is counted here (the running bot's metrics, for /metrics).
+        self.metrics = metrics if metrics is not None else Metrics()
         self._settings = settings
         self._topics = topics
         self._transports = transports
@@ -112,6 +117,7 @@ class Dispatcher:
                 clock=self._clock,
                 owner=self._owner,
                 stopping=self._stopping,
+                metrics=self.metrics,
             )
             self._wake[platform] = asyncio.Event()
             self._tasks.append(
@@ -286,8 +292,10 @@ class PlatformSender:
         clock: Clock,
         owner: str,
         stopping: asyncio.Event,
+        metrics: Metrics,
     ) -> None:
         self._transport = transport
+        self._metrics = metrics
         self.limiter = limiter
         self._storage = storage
         self._settings = settings
@@ -377,6 +385,7 @@ class PlatformSender:
         finally:
             self.limiter.done(chat, shared)
         settled = self._settle(message, outcome)
+        self._metrics.send_outcome(self.platform, settled.state)
         if settled.state is State.GONE:
             batch.gone.add(message.chat_ref)
         return settled
@@ -391,16 +400,16 @@ class PlatformSender:
         key = (message.broadcast_id, language)
         reply = batch.rendered.get(key)
         if reply is None:
-            reply = render_message(
+            text = render_message(
                 announcement,
                 Purpose(message.purpose),
                 message.detail,
                 language,
-                self.platform,
                 self._topics,
                 self._settings.timezone,
+                prefix=command_prefix(self.platform),
             )
-            batch.rendered[key] = reply
+            reply = batch.rendered[key] = Reply(text)
         return reply
 
     async def _send(self, message: ClaimedMessage, reply: Reply) -> SendOutcome:

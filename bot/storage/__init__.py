@@ -15,6 +15,7 @@ from bot.storage.questions import QuestionStore
 from bot.storage.reminders import DigestStore, ReminderStore
 from bot.storage.staff import StaffStore
 from bot.storage.sync_state import SyncStateStore
+from bot.storage.web import WebStore
 
 
 class Storage:
@@ -34,6 +35,7 @@ class Storage:
         self.reminders = ReminderStore(db)
         self.digests = DigestStore(db)
         self.questions = QuestionStore(db)
+        self.web = WebStore(db)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True, writable: bool = False) -> Storage:

@@ -136,11 +136,11 @@ class AnnouncementStore:
         )
         return {row["id"] for row in rows}
 
-    async def recent(self, limit: int | None = 20) -> list[Announcement]:
-        """Latest first; all of them when `limit` is None."""
+    async def recent(self, limit: int | None = 20, offset: int = 0) -> list[Announcement]:
+        """Latest first (after skipping `offset`); all of them when `limit` is None."""
         rows = await self._db.fetch_all(
-            f"SELECT {_COLUMNS} FROM announcements ORDER BY id DESC LIMIT ?",
-            (-1 if limit is None else limit,),
+            f"SELECT {_COLUMNS} FROM announcements ORDER BY id DESC LIMIT ? OFFSET ?",
+            (-1 if limit is None else limit, offset),
         )
         return [_from_row(row) for row in rows]
 

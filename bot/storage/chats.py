@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.clock import from_db, to_db, utcnow
 from bot.core.messages import ChatKind, ChatRef
-from bot.storage.database import Database
+from bot.storage.database import Database, Transaction
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,14 @@ class ChatStore:
             return True
 
     async def delete(self, chat_id: int) -> None:
-        """Erase a chat and, by cascade, everything stored about it."""
-        await self._db.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+        """Erase a chat and, by cascade, everything stored about it (its subscriptions are
+        counted as ended in the dashboard's history, which keeps no chat)."""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetch_all(
+                "SELECT topic FROM subscriptions WHERE chat_ref = ?", (chat_id,)
+            )
+            await count_subscriptions(tx, {row["topic"] for row in rows}, -1)
+            await tx.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
 
     # --- subscriptions ----------------------------------------------------------------------
 
@@ -141,6 +147,7 @@ class ChatStore:
                 )
                 if changed:
                     added.add(topic)
+            await count_subscriptions(tx, added, +1)
         return added
 
     async def unsubscribe(self, chat_id: int, topics: Iterable[str]) -> set[str]:
@@ -152,6 +159,7 @@ class ChatStore:
                     "DELETE FROM subscriptions WHERE chat_ref = ? AND topic = ?", (chat_id, topic)
                 ):
                     removed.add(topic)
+            await count_subscriptions(tx, removed, -1)
         return removed
 
     async def subscribed_at(self, chat_id: int) -> dict[str, datetime]:
@@ -162,6 +170,13 @@ class ChatStore:
         return {row["topic"]: from_db(row["created_at"]) for row in rows}
 
     # --- statistics -------------------------------------------------------------------------
+
+    async def active_by_platform(self) -> dict[str, int]:
+        """How many chats are active on each platform (for /metrics)."""
+        rows = await self._db.fetch_all(
+            "SELECT platform, COUNT(*) AS n FROM chats WHERE active = 1 GROUP BY platform"
+        )
+        return {row["platform"]: int(row["n"]) for row in rows}
 
     async def stats(self, default_language: str) -> dict[str, object]:
         """Counts for `ngo-bot stats`: all chats, active ones, and active ones by key."""
@@ -190,3 +205,16 @@ class ChatStore:
             "by_language": {row["key"]: row["n"] for row in by_language},
             "by_topic": {row["key"]: row["n"] for row in by_topic},
         }
+
+
+async def count_subscriptions(tx: Transaction, topics: Iterable[str], change: int) -> None:
+    """Add subscriptions started (+1) or ended (-1) now to the hourly counts of the dashboard's
+    chart (table subscription_hours: per UTC hour and topic, no chat)."""
+    hour = to_db(utcnow())[:13]
+    column = "added" if change > 0 else "removed"
+    for topic in topics:
+        await tx.execute(
+            f"INSERT INTO subscription_hours (hour, topic, {column}) VALUES (?, ?, 1)"
+            f" ON CONFLICT (hour, topic) DO UPDATE SET {column} = {column} + 1",
+            (hour, topic),
+        )

@@ -9,6 +9,7 @@ from bot.core.commands import (
     privacy,
     questions,
     staff,
+    web,
 )
 from bot.core.registry import registry
 
@@ -22,4 +23,5 @@ __all__ = [
     "questions",
     "registry",
     "staff",
+    "web",
 ]

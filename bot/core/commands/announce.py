@@ -43,7 +43,7 @@ from bot.core.commands.announce_steps import (
     with_problem,
     words,
 )
-from bot.core.context import Context
+from bot.core.context import Context, command_prefix
 from bot.core.conversation import CONFIRM_WORD, DECLINE_WORD
 from bot.core.markup import bold, escape
 from bot.core.messages import Button, Reply, confirmation_reply
@@ -108,14 +108,16 @@ async def preview(ctx: Context, data: dict[str, Any]) -> list[Reply]:
         # Something became invalid while drafting (a date passed): ask that field again.
         return await reask(ctx, data, exc)
     await save(ctx, Step.PREVIEW, data)
-    platform = ctx.chat.ref.platform
+    prefix = command_prefix(ctx.chat.ref.platform)
     replies = []
     for language in ("pl", "uk", "en"):
         if language != "pl" and not fields.has_language(language):
             continue
         heading = bold(_("Preview — {language}:").format(language=LANGUAGE_NAMES[language]))
         with use_language(language):
-            text = render_publication(fields, language, platform, ctx.topics, ctx.settings.timezone)
+            text = render_publication(
+                fields, language, ctx.topics, ctx.settings.timezone, prefix=prefix
+            )
         replies.append(Reply(f"{heading}\n\n{text}"))
     replies.append(prompt(Step.PREVIEW, data, ctx))
     return replies

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bot.announcements.agenda import Entry, calendar_file, deadline_line, entries, meeting_line
+from dataclasses import replace
+
+from bot.announcements.agenda import (
+    Entry,
+    calendar_file,
+    deadline_line,
+    entries,
+    feed_url,
+    meeting_line,
+)
 from bot.announcements.model import Kind
 from bot.clock import utcnow
 from bot.core.context import Context
@@ -192,11 +201,12 @@ async def deadlines(ctx: Context, args: str) -> list[Reply]:
     if args.lower() == ICS:
         return [await calendar_reply(ctx, items, "deadlines.ics", _("Deadlines"))]
     if not items:
-        return [await nothing_announced(ctx, _("No deadlines have been announced yet."), "grants")]
+        nothing = _("No deadlines have been announced yet.")
+        return [with_feed_link(ctx, await nothing_announced(ctx, nothing, "grants"))]
     tz = ctx.settings.timezone
     lines = [bold(_("Upcoming deadlines:"))]
     lines.extend(deadline_line(item, ctx.language, tz) for item in items[:LISTED])
-    return [Reply("\n".join(lines), buttons=calendar_button("deadlines"))]
+    return [with_feed_link(ctx, Reply("\n".join(lines), buttons=calendar_button("deadlines")))]
 
 
 @registry.command("events", N_("Upcoming meetings and events"), usage=N_("[ics]"))
@@ -206,11 +216,25 @@ async def events(ctx: Context, args: str) -> list[Reply]:
     if args.lower() == ICS:
         return [await calendar_reply(ctx, items, "events.ics", _("Meetings"))]
     if not items:
-        return [await nothing_announced(ctx, _("No meetings have been announced yet."), "meetings")]
+        nothing = _("No meetings have been announced yet.")
+        return [with_feed_link(ctx, await nothing_announced(ctx, nothing, "meetings"))]
     tz = ctx.settings.timezone
     lines = [bold(_("Upcoming meetings and events:"))]
     lines.extend(meeting_line(item, ctx.language, tz) for item in items[:LISTED])
-    return [Reply("\n".join(lines), buttons=calendar_button("events"))]
+    return [with_feed_link(ctx, Reply("\n".join(lines), buttons=calendar_button("events")))]
+
+
+def with_feed_link(ctx: Context, reply: Reply) -> Reply:
+    """The reply with a last line linking the web server's calendar feed (when it runs): a
+    calendar application subscribed to it keeps every deadline and meeting up to date."""
+    base_url = ctx.settings.web_base_url
+    if base_url is None:
+        return reply
+    url = feed_url(base_url, ctx.language)
+    line = "🔔 " + _("Subscribe in your calendar (it updates by itself): {url}").format(
+        url=escape(url)
+    )
+    return replace(reply, text=f"{reply.text}\n\n{line}")
 
 
 async def nothing_announced(ctx: Context, nothing: str, slug: str) -> Reply:

@@ -22,13 +22,16 @@ async def faq_text_handler(ctx: Context, text: str) -> list[Reply]:
     matcher = require_matcher(ctx)
     result = matcher.ask(text, lang="auto", fallback_lang=ctx.language)
     if result.status == "answer" and result.id is not None:
+        ctx.core.metrics.faq_question("answered")
         return [answer_reply(ctx, result.id, result.lang)]
     if result.status == "choice":
+        ctx.core.metrics.faq_question("choice")
         choices = tuple(
             (Button(matcher.content.entry(faq_id).answer(result.lang).title, f"faq {faq_id}"),)
             for faq_id in result.candidates
         )
         return [Reply(escape(choice_text(result.lang)), buttons=choices)]
+    ctx.core.metrics.faq_question("abstained")
     recorded = None
     if has_letters(text):  # a question at all, not a number or a row of signs
         recorded = await ctx.storage.unanswered.record(text, result.lang)

@@ -29,8 +29,8 @@ async def privacy(ctx: Context, args: str) -> list[Reply]:
         bold(_("Privacy")),
         _(
             "What I store: this chat's id and kind (private or group), its language, the topics "
-            "it subscribed to and since when, and whether I can still reach it. I do not store "
-            "names, phone numbers or your messages."
+            "it subscribed to and since when, whether it chose the weekly digest, and whether I "
+            "can still reach it. I do not store names, phone numbers or your messages."
         ),
         _(
             "Questions I could not answer are kept for 90 days without any user id, so the office "
@@ -47,6 +47,11 @@ async def privacy(ctx: Context, args: str) -> list[Reply]:
             "When someone tries a command they may not use (a staff command, or a group's "
             "settings without being its administrator), I keep their user id, the command and "
             "the chat for 90 days, to notice misuse."
+        ),
+        _(
+            "Staff who use the web console: their login links (15 minutes) and sessions (until "
+            "logout or 12 idle hours) are kept with their identity and times, never the tokens "
+            "themselves."
         ),
         _("Why: to send this chat the topics it chose, in its language."),
         _(
@@ -94,6 +99,8 @@ async def forget(ctx: Context, args: str) -> list[Reply]:
         await erase(ctx)
     await ctx.storage.chats.delete(ctx.chat.id)
     await forget_refusals(ctx)
+    if not ctx.incoming.kind.is_shared:  # the person's web console sessions and login links
+        await ctx.storage.web.forget_identity(ctx.actor)
     for hook in ctx.core.forget_hooks:
         await hook(ctx.chat.ref)
     return [

@@ -1,4 +1,6 @@
-"""`ngo-bot announce create|list|edit|cancel` and `ngo-bot deliveries ID` (contract in ARCHITECTURE.md).
+"""`ngo-bot announce create|list|edit|cancel|rerun`, `ngo-bot deliveries ID` and `ngo-bot calendar
+export` (contract in ARCHITECTURE.md): a caller of the announcement package, like the chat
+commands and the web server.
 
 The operator acts as an admin; actions are audited as `cli:<OS user>`. Times are read as the chat
 reads them (bot.announcements.timeparse): ISO 8601, '30.04.2026 23:59', 'jutro 18:00', 'w piątek
@@ -15,7 +17,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.announcements.agenda import calendar_file, entries
 from bot.announcements.model import (
     DEADLINE_TIME,
     FIELD_NAMES,
@@ -393,27 +394,12 @@ async def cmd_calendar_export(args: argparse.Namespace, settings: Settings) -> i
     topics = load_topics(settings.content_dir)
     if args.topic is not None and topics.get(args.topic) is None:
         return fail(f"--topic: there is no topic {args.topic!r} ({', '.join(topics.slugs)})")
-    tz = settings.timezone
     storage = await Storage.open(settings.db_path)
     try:
-        now = utcnow()
-        upcoming = await storage.announcements.upcoming(
-            (Kind.GRANT_DEADLINE, Kind.TAX_CAMPAIGN, Kind.MEETING),
-            now,
-            limit=10_000,
-            topic=args.topic,
-        )
-        locations = await storage.reminders.occurrence_locations(
-            [a.id for a in upcoming if a.fields.repeat]
-        )
+        service = AnnouncementService(storage, settings, topics)
+        data = await service.calendar(settings.default_language, args.topic)
     finally:
         await storage.close()
-    # A series whose last occurrence is over is no longer upcoming.
-    current = [a for a in upcoming if not a.fields.repeat or entries([a], locations, tz, after=now)]
-    language = settings.default_language
-    with use_language(language):
-        name = _("Deadlines and meetings")
-    data = calendar_file(current, locations, language, tz, name=name)
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
     return EXIT_OK
