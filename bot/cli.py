@@ -24,7 +24,7 @@ from bot.faq import FaqContentError
 from bot.faq.cli import add_faq_parser
 from bot.health import HEARTBEAT_LIMIT_SECONDS, HeartbeatService, check_health
 from bot.logs import configure_logging
-from bot.storage import Storage, StorageError, backup_database
+from bot.storage import Storage, StorageError, backup_database, backup_folder_of_databases
 from bot.transports.console import ConsoleTransport, run_console
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -243,6 +243,13 @@ async def cmd_db_backup(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_USAGE
     await asyncio.to_thread(backup_database, settings.db_path, target)
     print(f"backup of {settings.db_path} written to {target}")
+    store = settings.matrix_store_path
+    if store.is_dir():
+        # The Matrix encryption keys, beside the copy as they are beside the database: the
+        # copy used as BOT_DB finds them without setting MATRIX_STORE_DIR.
+        store_copy = target.with_name(f"{target.stem}-matrix-store")
+        await asyncio.to_thread(backup_folder_of_databases, store, store_copy)
+        print(f"backup of the Matrix encryption store {store} written to {store_copy}")
     return EXIT_OK
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
@@ -24,6 +25,22 @@ WEB_URL_SCHEMES = ("http://", "https://")
 
 class ConfigError(ValueError):
     """A setting has a value the bot cannot use; the message names the variable."""
+
+
+# A topic slug (as in topics.toml) or '*' (every topic); a channel's @username (5-32 letters,
+# digits and underscores, starting with a letter) or its numeric id (-100...).
+_CHANNEL_TOPIC = re.compile(r"^(\*|[a-z][a-z0-9_-]{0,31})$")
+_CHANNEL_ADDRESS = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{4,31}|-100\d{1,16})$")
+ANY_TOPIC = "*"
+
+
+@dataclass(frozen=True)
+class ChannelRoute:
+    """One TELEGRAM_CHANNELS entry: announcements of `topic` ('*': any) go to `channel`."""
+
+    topic: str
+    channel: str  # '@username' or '-100...'
+    language: str | None  # None: the channel's language named elsewhere, else Polish
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,7 @@ class Settings:
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = field(default=None, repr=False)
     telegram_webhook_listen: tuple[str, int] = ("0.0.0.0", 8443)
+    telegram_channels: tuple[ChannelRoute, ...] = ()
     matrix_homeserver: str | None = None
     matrix_user_id: str | None = None
     matrix_password: str | None = field(default=None, repr=False)
@@ -73,6 +91,16 @@ class Settings:
     web_listen: tuple[str, int] | None = None
     web_url: str | None = None
     metrics_token: str | None = field(default=None, repr=False)
+    matrix_e2ee: bool = True
+    matrix_store_dir: Path | None = None
+
+    @property
+    def matrix_store_path(self) -> Path:
+        """MATRIX_STORE_DIR, else a folder beside BOT_DB: /data/ngo-bot.sqlite3 keeps its
+        Matrix encryption keys in /data/ngo-bot-matrix-store/."""
+        if self.matrix_store_dir is not None:
+            return self.matrix_store_dir
+        return self.db_path.with_name(f"{self.db_path.stem}-matrix-store")
 
     @property
     def telegram_enabled(self) -> bool:
@@ -138,6 +166,7 @@ class Settings:
             telegram_webhook_listen=_parse_listen(
                 _get(env, "TELEGRAM_WEBHOOK_LISTEN") or DEFAULT_WEBHOOK_LISTEN
             ),
+            telegram_channels=parse_channels(_get(env, "TELEGRAM_CHANNELS")),
             matrix_homeserver=_get(env, "MATRIX_HOMESERVER"),
             matrix_user_id=_get(env, "MATRIX_USER_ID"),
             matrix_password=_get(env, "MATRIX_PASSWORD"),
@@ -146,6 +175,8 @@ class Settings:
             web_listen=_parse_web_listen(_get(env, "BOT_WEB_LISTEN")),
             web_url=_parse_web_url(_get(env, "BOT_WEB_URL")),
             metrics_token=_get(env, "BOT_METRICS_TOKEN"),
+            matrix_e2ee=_parse_on_off("MATRIX_E2EE", _get(env, "MATRIX_E2EE")),
+            matrix_store_dir=_parse_store_dir(_get(env, "MATRIX_STORE_DIR")),
         )
 
 
@@ -158,6 +189,27 @@ def _parse_list(raw: str | None) -> frozenset[str]:
     if not raw:
         return frozenset()
     return frozenset(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _parse_on_off(name: str, raw: str | None) -> bool:
+    """'on' (the default when unset) or 'off'; also the usual yes/no spellings."""
+    if raw is None:
+        return True
+    value = raw.lower()
+    if value in ("on", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    raise ConfigError(f"{name}: {raw!r} is not 'on' or 'off'")
+
+
+def _parse_store_dir(raw: str | None) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"MATRIX_STORE_DIR: {raw!r} is a file, not a folder")
+    return path
 
 
 def _parse_admins(raw: str | None) -> frozenset[str]:
@@ -296,3 +348,48 @@ def parse_question_remind(raw: str) -> timedelta:
     if delay <= timedelta(0):
         raise ConfigError("BOT_QUESTION_REMIND: must be more than 0")
     return delay
+
+
+def parse_channels(raw: str | None) -> tuple[ChannelRoute, ...]:
+    """TELEGRAM_CHANNELS: a comma list of `topic[:lang]=@channel_or_id`.
+
+    A channel has one language: two entries naming it with different languages are refused.
+    """
+    routes: list[ChannelRoute] = []
+    languages: dict[str, str] = {}
+    for entry in (item.strip() for item in (raw or "").split(",")):
+        if not entry:
+            continue
+        route = _parse_channel_entry(entry)
+        key = route.channel.lower()
+        given = route.language
+        if given is not None and languages.setdefault(key, given) != given:
+            raise ConfigError(
+                f"TELEGRAM_CHANNELS: {entry!r} gives {route.channel} the language "
+                f"{given!r}, another entry gave it {languages[key]!r}; a channel "
+                "is written in one language"
+            )
+        if route not in routes:
+            routes.append(route)
+    return tuple(routes)
+
+
+def _parse_channel_entry(entry: str) -> ChannelRoute:
+    where, equals, channel = entry.partition("=")
+    topic, _colon, language = where.strip().partition(":")
+    topic, language, channel = topic.strip(), language.strip(), channel.strip()
+    if not equals or not _CHANNEL_TOPIC.match(topic):
+        raise ConfigError(
+            f"TELEGRAM_CHANNELS: {entry!r} is not 'topic[:lang]=@channel' "
+            "(e.g. 'grants:pl=@ngo_krakow'; '*' for every topic)"
+        )
+    if _colon and language not in LANGUAGES:
+        raise ConfigError(
+            f"TELEGRAM_CHANNELS: {entry!r}: {language!r} is not one of {', '.join(LANGUAGES)}"
+        )
+    if not _CHANNEL_ADDRESS.match(channel):
+        raise ConfigError(
+            f"TELEGRAM_CHANNELS: {entry!r}: {channel!r} is not a channel's @username "
+            "(5-32 letters, digits or _) or its numeric id (-100...)"
+        )
+    return ChannelRoute(topic, channel, language or None)

@@ -22,7 +22,12 @@ from bot.storage import Storage
 # PTB 22 warns on every 429 unless durations are timedeltas; the bot opts in the same way.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-pytest_plugins = ["tests.fixtures_matrix", "tests.fixtures_telegram", "tests.matrix_helpers"]
+pytest_plugins = [
+    "tests.fixtures_matrix",
+    "tests.fixtures_telegram",
+    "tests.matrix_helpers",
+    "tests.matrix_e2ee_helpers",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_SHIM = ROOT / "tests" / "clockshim"

@@ -96,6 +96,13 @@ _NOT_MODIFIED = (
     "exactly the same as a current content and reply markup of the message"
 )
 _QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+# Telegram lets a bot delete a message only within 48 hours of sending it.
+DELETE_LIMIT_SECONDS = 48 * 3600
+# The fields of which an inline keyboard button has exactly one.
+_BUTTON_KINDS = (
+    "callback_data", "url", "switch_inline_query", "switch_inline_query_current_chat", "web_app",
+    "login_url", "pay", "callback_game", "copy_text", "switch_inline_query_chosen_chat",
+)  # fmt: skip
 
 # Form fields whose values PTB JSON-encodes; everything else stays a string.
 _JSON_FIELDS = frozenset(
@@ -165,6 +172,7 @@ class FakeChat:
     username: str | None = None
     first_name: str | None = None
     last_name: str | None = None
+    is_forum: bool = False  # a supergroup with topics
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -172,6 +180,8 @@ class FakeChat:
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
+        if self.is_forum:
+            data["is_forum"] = True
         return data
 
     @property
@@ -574,9 +584,13 @@ class FakeBotApi:
         self._chats: dict[int, FakeChat] = {}
         self._members: dict[int, dict[int, dict[str, Any]]] = {}  # chat -> user -> ChatMember
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self._bot_posts: set[tuple[int, int]] = set()  # the bot's channel posts (no "from")
+        self._topics: dict[int, dict[int, dict[str, Any]]] = {}  # forum -> thread -> topic
+        self._deleted: list[tuple[int, int]] = []
         self._next_message_id: dict[int, int] = {}
         self._user_ids = itertools.count(100000001)
         self._group_ids = itertools.count(1)
+        self._channel_ids = itertools.count(1)
         self._callback_ids = itertools.count(5_000_000_000_000_000_001)
         self._callback_queries: dict[str, bool] = {}  # id -> answered
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
@@ -1129,6 +1143,66 @@ class FakeBotApi:
             self.set_member_status(chat, self.bot, bot_status)
         return chat
 
+    def add_channel(
+        self,
+        title: str = "NGO channel",
+        *,
+        username: str | None = None,
+        chat_id: int | None = None,
+        bot_status: str = "administrator",
+        can_post_messages: bool = True,
+    ) -> FakeChat:
+        """Register a channel; the bot is an administrator there allowed to post (by default).
+
+        ``bot_status="left"``: the bot was never added; ``can_post_messages=False``: an
+        administrator without the right to post.
+        """
+        with self._lock:
+            if chat_id is None:
+                chat_id = -1003000000000 - next(self._channel_ids)
+            chat = FakeChat(chat_id, "channel", title, username)
+            self._chats[chat_id] = chat
+            self._members.setdefault(chat_id, {})
+            rights = _CHANNEL_ADMIN_RIGHTS | {"can_post_messages": can_post_messages}
+            self.set_member_status(
+                chat, self.bot, bot_status, **(rights if bot_status == "administrator" else {})
+            )
+        return chat
+
+    def add_forum(self, title: str = "NGO forum", **options: Any) -> FakeChat:
+        """A supergroup with topics (``is_forum``); ``options`` as for :meth:`add_group`."""
+        with self._lock:
+            group = self.add_group(title, supergroup=True, **options)
+            forum = FakeChat(group.id, "supergroup", group.title, group.username, is_forum=True)
+            self._chats[forum.id] = forum
+            self._topics.setdefault(forum.id, {})
+        return forum
+
+    def add_topic(self, forum: FakeChat, name: str) -> int:
+        """Create a forum topic; its message_thread_id (the id of its creation message)."""
+        with self._lock:
+            thread = self._new_message_id(forum.id)
+            self._topics.setdefault(forum.id, {})[thread] = {"name": name}
+            return thread
+
+    def close_topic(self, forum: FakeChat, thread: int) -> None:
+        with self._lock:
+            self._topics[forum.id][thread]["closed"] = True
+
+    def delete_topic(self, forum: FakeChat, thread: int) -> None:
+        """Delete a topic with its messages: sending there is "message thread not found"."""
+        with self._lock:
+            self._topics[forum.id][thread]["deleted"] = True
+            for key, message in list(self._messages.items()):
+                if key[0] == forum.id and message.get("message_thread_id") == thread:
+                    del self._messages[key]
+
+    def age_message(self, chat_id: int, message_id: int, seconds: float) -> None:
+        """Make a stored message look sent `seconds` earlier (e.g. past the 48-hour limit)."""
+        with self._lock:
+            message = self._messages[(chat_id, message_id)]
+            message["date"] = int(message["date"] - seconds)
+
     def set_member_status(
         self, chat: FakeChat | int, user: FakeUser, status: str, **fields: Any
     ) -> None:
@@ -1377,22 +1451,17 @@ class FakeBotApi:
                     raise _bad_request(
                         f"inline keyboard button URL '{url}' is invalid: Wrong HTTP URL"
                     )
-                if not any(
-                    k in button
-                    for k in (
-                        "callback_data",
-                        "url",
-                        "switch_inline_query",
-                        "switch_inline_query_current_chat",
-                        "web_app",
-                        "login_url",
-                        "pay",
-                        "callback_game",
-                        "copy_text",
-                        "switch_inline_query_chosen_chat",
-                    )
-                ):
+                kinds = [k for k in _BUTTON_KINDS if k in button]
+                if not kinds:
                     raise _bad_request('can\'t find field "callback_data"')
+                if len(kinds) > 1:
+                    raise _bad_request("BUTTON_TYPE_INVALID")
+                if "copy_text" in button:
+                    copy = button["copy_text"]
+                    if not isinstance(copy, dict) or not isinstance(copy.get("text"), str):
+                        raise _bad_request('field "copy_text" must be of type Object')
+                    if not 1 <= len(copy["text"]) <= 256:
+                        raise _bad_request("BUTTON_COPY_TEXT_INVALID")
         return markup
 
     def _reply_to(self, chat: FakeChat, params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -1411,17 +1480,59 @@ class FakeBotApi:
             raise _bad_request("message to be replied not found")
         return {k: v for k, v in original.items() if k != "reply_to_message"}
 
+    def _check_can_post(self, chat: FakeChat, params: Mapping[str, Any]) -> int | None:
+        """Refuse as Telegram does: a channel where the bot may not post, a forum topic that
+        does not exist or is closed. Returns the forum topic to post in (None: none)."""
+        if chat.type == "channel":
+            member = self._member(chat, self.bot.id)
+            if member["status"] in ("left", "kicked"):
+                raise _ApiError(403, "Forbidden: bot is not a member of the channel chat")
+            if member["status"] != "creator" and not member.get("can_post_messages"):
+                raise _bad_request("need administrator rights in the channel chat")
+            return None
+        thread = params.get("message_thread_id")
+        if thread is None or not chat.is_forum:
+            return None  # outside a forum the real server ignores it
+        topic = self._topics.get(chat.id, {}).get(int(thread))
+        if topic is None or topic.get("deleted"):
+            raise _bad_request("message thread not found")
+        member = self._member(chat, self.bot.id)
+        if topic.get("closed") and not member.get("can_manage_topics"):
+            raise _bad_request("TOPIC_CLOSED")
+        return int(thread)
+
     def _base_message(self, chat: FakeChat, params: Mapping[str, Any]) -> dict[str, Any]:
+        thread = self._check_can_post(chat, params)
         message: dict[str, Any] = {
             "message_id": self._new_message_id(chat.id),
             "from": self._bot_dict,  # shared and never mutated
             "chat": chat.to_dict(),
             "date": int(time.time()),
         }
+        if chat.type == "channel":  # a channel post has its channel as sender, no "from"
+            del message["from"]
+            message["sender_chat"] = chat.to_dict()
+            self._bot_posts.add((chat.id, message["message_id"]))
+        if thread is not None:
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
+        if params.get("disable_notification"):
+            message["disable_notification"] = True  # recorded for tests; not in real messages
         reply_to = self._reply_to(chat, params)
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         return message
+
+    @staticmethod
+    def _check_link_preview(options: Any) -> dict[str, Any] | None:
+        if options is None or options == "":
+            return None
+        if not isinstance(options, dict):
+            raise _bad_request("can't parse link preview options JSON object")
+        url = options.get("url")
+        if url is not None and not isinstance(url, str):
+            raise _bad_request('field "url" must be of type String')
+        return options
 
     def _m_send_message(
         self, params: dict[str, Any], files: dict[str, UploadedFile]
@@ -1438,10 +1549,13 @@ class FakeBotApi:
             caption=False,
         )
         markup = self._check_reply_markup(params.get("reply_markup"))
+        preview = self._check_link_preview(params.get("link_preview_options"))
         message = self._base_message(chat, params)
         message["text"] = text
         if entities:
             message["entities"] = entities
+        if preview is not None and not preview.get("is_disabled"):
+            message["link_preview_options"] = preview
         if markup is not None and "inline_keyboard" in markup:
             message["reply_markup"] = markup
         self._messages[(chat.id, message["message_id"])] = message
@@ -1553,9 +1667,18 @@ class FakeBotApi:
         message = self._messages.get((chat.id, message_id))
         if message is None:
             raise _bad_request("message to edit not found")
-        if message.get("from", {}).get("id") != self.bot.id:
+        if not self._sent_by_bot(chat, message):
             raise _bad_request("message can't be edited")
+        if chat.type == "channel":
+            member = self._member(chat, self.bot.id)
+            if member["status"] in ("left", "kicked"):
+                raise _ApiError(403, "Forbidden: bot is not a member of the channel chat")
         return chat, message
+
+    def _sent_by_bot(self, chat: FakeChat, message: Mapping[str, Any]) -> bool:
+        if (chat.id, message.get("message_id")) in self._bot_posts:
+            return True
+        return bool(message.get("from", {}).get("id") == self.bot.id)
 
     def _m_edit_message_text(
         self, params: dict[str, Any], files: dict[str, UploadedFile]
@@ -1635,13 +1758,28 @@ class FakeBotApi:
         return dict(message) if message is not None else True
 
     def _m_delete_message(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
+        """As Telegram: the bot's own messages within 48 hours; in a group or channel where it
+        is an administrator allowed to delete, others' too (still within 48 hours)."""
         chat = self._resolve_chat(params)
         message_id = params.get("message_id")
-        if (
-            not isinstance(message_id, int)
-            or self._messages.pop((chat.id, message_id), None) is None
-        ):
+        message = self._messages.get((chat.id, message_id)) if isinstance(message_id, int) else None
+        if message is None:
             raise _bad_request("message to delete not found")
+        member = self._member(chat, self.bot.id)
+        if chat.type == "channel" and member["status"] in ("left", "kicked"):
+            raise _ApiError(403, "Forbidden: bot is not a member of the channel chat")
+        own = self._sent_by_bot(chat, message)
+        may_delete = (
+            chat.type == "private"  # incoming messages of a private chat too
+            or member["status"] == "creator"
+            or bool(member.get("can_delete_messages"))
+        )
+        too_old = time.time() - int(message.get("date", 0)) >= DELETE_LIMIT_SECONDS
+        if too_old or not (own or may_delete):
+            raise _bad_request("message can't be deleted")
+        del self._messages[(chat.id, message["message_id"])]
+        self._bot_posts.discard((chat.id, message["message_id"]))
+        self._deleted.append((chat.id, message["message_id"]))
         return True
 
     def _m_answer_callback_query(
@@ -1901,6 +2039,7 @@ class FakeBotApi:
         user: FakeUser,
         chat: FakeChat | None,
         reply_to: Any = None,
+        thread: int | None = None,
     ) -> tuple[FakeChat, dict[str, Any]]:
         chat = chat or user.chat
         if chat.id not in self._chats:
@@ -1914,6 +2053,11 @@ class FakeBotApi:
             "chat": chat.to_dict(),
             "date": int(time.time()),
         }
+        if thread is not None:
+            if not chat.is_forum or thread not in self._topics.get(chat.id, {}):
+                raise ValueError(f"chat {chat.id} has no forum topic {thread}")
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
         if reply_to is not None:
             original = _as_message_dict(reply_to)
             message["reply_to_message"] = {
@@ -1932,11 +2076,13 @@ class FakeBotApi:
         *,
         chat: FakeChat | None = None,
         reply_to: SentMessage | SentDocument | Mapping[str, Any] | None = None,
+        thread: int | None = None,
     ) -> dict[str, Any]:
-        """A text message from ``user`` (private chat unless ``chat``), with the entities the
-        server detects (bot commands, mentions such as ``@{bot_username}``, URLs)."""
+        """A text message from ``user`` (private chat unless ``chat``; in a forum, in topic
+        ``thread``), with the entities the server detects (bot commands, mentions such as
+        ``@{bot_username}``, URLs)."""
         with self._lock:
-            chat, message = self._user_message(user, chat, reply_to)
+            chat, message = self._user_message(user, chat, reply_to, thread)
             message["text"] = text
             entities = find_text_entities(text)
             if entities:
@@ -1951,6 +2097,7 @@ class FakeBotApi:
         *,
         chat: FakeChat | None = None,
         addressed: bool = False,
+        thread: int | None = None,
     ) -> dict[str, Any]:
         """``/command args`` (``/command@bot_username`` when ``addressed``)."""
         text = "/" + command.lstrip("/")
@@ -1958,7 +2105,7 @@ class FakeBotApi:
             text += f"@{self.bot_username}"
         if args:
             text += f" {args}"
-        return self.inject_message(user, text, chat=chat)
+        return self.inject_message(user, text, chat=chat, thread=thread)
 
     def inject_anonymous_admin_message(self, chat: FakeChat, text: str) -> dict[str, Any]:
         """An anonymous group admin posting as the group (from = GroupAnonymousBot)."""
@@ -2113,6 +2260,12 @@ class FakeBotApi:
         return self.make_user("Admin")
 
     def _apply_bot_status(self, chat: FakeChat, status: str) -> None:
+        if chat.type == "channel":  # a bot in a channel is an administrator or nothing
+            rights = _CHANNEL_ADMIN_RIGHTS if status == "administrator" else {}
+            self._members.setdefault(chat.id, {})[self.bot.id] = _member_dict(
+                self.bot, status, **rights
+            )
+            return
         if chat.is_group:
             self._members.setdefault(chat.id, {})[self.bot.id] = _member_dict(self.bot, status)
         if status in ("member", "administrator", "creator", "restricted"):
@@ -2166,6 +2319,20 @@ class FakeBotApi:
     def documents(self, chat_id: int | None = None) -> list[SentDocument]:
         with self._lock:
             return [d for d in self._documents if chat_id is None or d.chat_id == chat_id]
+
+    def deletions(self, chat_id: int | None = None) -> list[tuple[int, int]]:
+        """(chat id, message id) of each message the bot deleted."""
+        with self._lock:
+            return [d for d in self._deleted if chat_id is None or d[0] == chat_id]
+
+    def topic_messages(self, forum_id: int, thread: int | None) -> list[SentMessage]:
+        """What the bot sent into a forum topic (None: the General topic, no thread)."""
+        with self._lock:
+            return [
+                m
+                for m in self._sent
+                if m.chat_id == forum_id and m.message.get("message_thread_id") == thread
+            ]
 
     def edits(self, chat_id: int | None = None) -> list[Edit]:
         with self._lock:
@@ -2226,6 +2393,7 @@ class FakeBotApi:
                 self._command_calls,
                 self._injected,
                 self._webhook_deliveries,
+                self._deleted,
             ):
                 record.clear()
 
@@ -2330,6 +2498,14 @@ _ADMIN_RIGHTS = {
     "can_delete_stories": False,
     "can_pin_messages": True,
     "can_manage_topics": False,
+}
+# What an administrator of a channel may do (ChatMemberAdministrator in a channel).
+_CHANNEL_ADMIN_RIGHTS = {
+    **_ADMIN_RIGHTS,
+    "can_restrict_members": False,
+    "can_pin_messages": False,
+    "can_post_messages": True,
+    "can_edit_messages": True,
 }
 _RESTRICTED_RIGHTS = {
     "is_member": True,

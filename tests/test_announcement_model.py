@@ -223,8 +223,8 @@ def test_the_longest_announcement_fits_one_message_in_every_language() -> None:
     ):
         for language in ("pl", "uk", "en"):
             for prefix in ("/", "!"):
-                text = render_message(
+                rendered = render_message(
                     announcement, purpose, detail, language, topics, WARSAW, prefix=prefix
                 )
-                plain = to_plain_text(text)
+                plain = to_plain_text(rendered.text)
                 assert len(plain.encode("utf-16-le")) // 2 < MAX_MESSAGE_LENGTH, (purpose, language)

@@ -41,6 +41,9 @@ def test_wheel_installs_and_answers_in_ukrainian(tmp_path: Path) -> None:
     assert "bot/locales/uk/LC_MESSAGES/messages.po" in names
     assert "bot/content/topics.toml" in names
     assert "bot/storage/migrations/0001_foundation.sql" in names
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    requires = zipfile.ZipFile(wheel).read(metadata).decode()
+    assert "Requires-Dist: matrix-nio[e2e]" in requires  # Matrix encryption needs the extra
 
     fresh = tmp_path / "fresh"
     fresh_python = fresh / "bin" / "python"
@@ -67,6 +70,15 @@ def test_wheel_installs_and_answers_in_ukrainian(tmp_path: Path) -> None:
     env.update(BOT_DB=str(workdir / "bot.sqlite3"), LANG="C.UTF-8")
     where = run(fresh_python, "-c", "import bot; print(bot.__file__)", cwd=workdir, env=env)
     assert where.stdout.startswith(str(fresh))
+    # matrix-nio[e2e]: vodozemac comes as a wheel, so Matrix encryption works in the install.
+    crypto = run(
+        fresh_python,
+        "-c",
+        "import nio.crypto, vodozemac; print(nio.crypto.ENCRYPTION_ENABLED)",
+        cwd=workdir,
+        env=env,
+    )
+    assert crypto.stdout.strip() == "True"
     result = run(
         fresh / "bin" / "ngo-bot",
         "chat",

@@ -8,7 +8,9 @@ goes (`prefix`: '/' or '!') and which topics exist: this package knows no chat p
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 
-from bot.announcements.model import Announcement, Fields, TopicCatalog
+from bot.announcements.model import Announcement, Fields, Kind, TopicCatalog
 from bot.clock import from_db, to_db, utcnow
 from bot.i18n import _, use_language
 from bot.markup import bold, escape, link
@@ -29,6 +31,23 @@ DAY_PATTERN = "d MMMM"
 # How many later dates of a recurring meeting a message lists.
 NEXT_DATES = 3
 _FAR = timedelta(days=3653)
+# An OPP's KRS number as staff write it in a 1.5% campaign: "KRS" (or its Cyrillic spelling), then
+# within a few characters ("nr", ":", "–") ten digits, which may be grouped by spaces or dashes
+# ("KRS 0000123456", "nr KRS: 0000-123-456").
+_KRS = re.compile(
+    r"(?<![\w])(?:KRS|\u041a\u0420\u0421)(?![\w])[^\d\n]{0,12}(\d(?:[ \u00a0-]?\d){9})(?![\d])"
+)
+MAX_KRS_BUTTONS = 3
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One outbox message's text, the KRS numbers it offers to copy, and the link it previews
+    (the caller turns the numbers into the platform's buttons)."""
+
+    text: str
+    krs: tuple[str, ...] = ()
+    preview: str | None = None
 
 
 class Purpose(StrEnum):
@@ -56,6 +75,8 @@ NOTICEABLE = (
     "url",
     "repeat",
 )
+# Fields a channel post shows: a change of one edits the post in place.
+POSTED = (*NOTICEABLE, "urgent", "kind")
 
 
 def format_when(moment: datetime, language: str, tz: ZoneInfo) -> str:
@@ -169,12 +190,45 @@ def announcement_body(fields: Fields, language: str, tz: ZoneInfo) -> list[str]:
 
 
 def render_publication(
-    fields: Fields, language: str, topics: TopicCatalog, tz: ZoneInfo, *, prefix: str
+    fields: Fields,
+    language: str,
+    topics: TopicCatalog,
+    tz: ZoneInfo,
+    *,
+    prefix: str,
+    hint: bool = True,
 ) -> str:
-    """The announcement as its subscribers get it; `prefix` as commands are written there."""
+    """The announcement as its subscribers get it; `prefix` as commands are written there;
+    `hint`: with the unsubscribe line (not in a channel, which nobody subscribes to)."""
     lines = announcement_body(fields, language, tz)
-    lines.extend(["", unsubscribe_hint(fields.topic, topics, language, prefix=prefix)])
+    if hint:
+        lines.extend(["", unsubscribe_hint(fields.topic, topics, language, prefix=prefix)])
     return "\n".join(lines)
+
+
+def krs_numbers(fields: Fields, language: str) -> list[str]:
+    """The KRS numbers a 1.5% campaign names in this language's (or the Polish) title and text,
+    ten digits each, in order, without repeats."""
+    if fields.kind is not Kind.TAX_CAMPAIGN:
+        return []
+    found: list[str] = []
+    for text in (fields.title(language), fields.text(language), fields.title_pl, fields.text_pl):
+        for match in _KRS.finditer(text):
+            number = re.sub(r"\D", "", match.group(1))
+            if number not in found:
+                found.append(number)
+    return found[:MAX_KRS_BUTTONS]
+
+
+def render_cancelled(fields: Fields, language: str) -> str:
+    """What a channel post becomes when it is cancelled and can no longer be deleted."""
+    with use_language(language):
+        return "\n".join(
+            [
+                "❌ " + bold(_("Cancelled: {title}").format(title=fields.title(language))),
+                _("This announcement has been cancelled."),
+            ]
+        )
 
 
 def reminder_detail(target: datetime, moment: datetime, location: str | None = None) -> str:
@@ -283,16 +337,19 @@ def render_message(
     tz: ZoneInfo,
     *,
     prefix: str,
-) -> str:
-    """One outbox message for one chat, in that chat's language (its text, HTML subset)."""
+    channel: bool = False,
+) -> Rendered:
+    """One outbox message for one chat, in that chat's language (its text, HTML subset);
+    `channel`: a channel post, which has no unsubscribe line."""
     fields = announcement.fields
     with use_language(language):
         if purpose is Purpose.PUBLICATION:
-            return render_publication(fields, language, topics, tz, prefix=prefix)
+            text = render_publication(fields, language, topics, tz, prefix=prefix, hint=not channel)
+            return Rendered(text, krs=tuple(krs_numbers(fields, language)), preview=fields.url)
         if purpose is Purpose.REMINDER:
-            return render_reminder(fields, language, topics, tz, detail, prefix=prefix)
+            return Rendered(render_reminder(fields, language, topics, tz, detail, prefix=prefix))
         if purpose is Purpose.CORRECTION:
             changed = set(json.loads(detail)) if detail else set(NOTICEABLE)
-            return render_correction(fields, changed, language, topics, tz, prefix=prefix)
+            return Rendered(render_correction(fields, changed, language, topics, tz, prefix=prefix))
         counts = json.loads(detail) if detail else {}
-        return render_summary(announcement, counts, language)
+        return Rendered(render_summary(announcement, counts, language))

@@ -23,7 +23,7 @@ from bot.announcements.model import (
     TopicCatalog,
     validate,
 )
-from bot.announcements.render import NOTICEABLE, Purpose
+from bot.announcements.render import NOTICEABLE, POSTED, Purpose
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.i18n import _, use_language
@@ -31,7 +31,7 @@ from bot.reminders.localtime import local_at
 from bot.reminders.planner import HORIZON, PlannedReminder, plan, targets
 from bot.reminders.season import DEFAULT_AT, SEASON_START, campaign_deadline
 from bot.storage import Storage
-from bot.storage.outbox import BroadcastCounts, Counts, State
+from bot.storage.outbox import BroadcastCounts, Counts
 from bot.storage.reminders import Reminder, ReminderState
 
 Clock = Callable[[], datetime]
@@ -164,6 +164,7 @@ class AnnouncementService:
             now=now,
             notify=send_notice,
             plan=self.plan(checked, now),
+            edit_posts=bool(changed & set(POSTED)),
         )
         await self.storage.staff.audit(
             actor,
@@ -191,9 +192,9 @@ class AnnouncementService:
         return sent is not None
 
     async def received(self, announcement_id: int) -> int:
-        """How many chats the publication has reached (those a correction notice goes to)."""
-        counts = await self.storage.outbox.publication_counts([announcement_id])
-        return counts.get(announcement_id, Counts()).get(State.SENT)
+        """How many chats the publication has reached (those a correction notice goes to:
+        not channels, whose posts are edited instead)."""
+        return await self.storage.outbox.notice_receivers(announcement_id)
 
     async def cancel(self, announcement_id: int, *, actor: str) -> bool:
         """Stop undelivered messages and reminders; False when it was cancelled already."""

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 MAX_MESSAGE_LENGTH = 4096
+# A chat id '<chat>#<thread>' is a thread of that chat with settings of its own (a topic of a
+# Telegram forum group): it is a chat like any other, kept, exported and erased with its chat.
+THREAD_MARK = "#"
 
 
 class ChatKind(StrEnum):
@@ -30,6 +33,11 @@ class ChatRef:
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.chat_id}"
+
+    @property
+    def parent_id(self) -> str:
+        """The chat a thread belongs to (the chat id itself for a chat that is not a thread)."""
+        return self.chat_id.partition(THREAD_MARK)[0]
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ class Button:
 
     label: str
     command: str
+    # A button that copies this text to the clipboard instead of sending a command (Telegram).
+    copy_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,10 @@ class Reply:
     update_in_place: bool = False
     extra: dict[str, str] = field(default_factory=dict, compare=False)
     confirmation: Confirmation | None = None
+    # The link a client should preview (None: no preview), and whether the message should
+    # arrive without a sound (a platform that cannot do either ignores them).
+    link_preview: str | None = None
+    silent: bool = False
 
     def all_buttons(self) -> list[Button]:
         return [button for row in self.buttons for button in row]

@@ -36,6 +36,8 @@ ExportProvider = Callable[[Context], Awaitable[dict[str, Any]]]
 ForgetHook = Callable[[ChatRef], Awaitable[None]]
 # Run by `forget` before the chat's row goes (its data is still there to find).
 EraseHook = Callable[[Context], Awaitable[None]]
+# A transport's own line for `privacy` about a chat (in the current language), or None.
+PrivacyNote = Callable[[ChatRef], str | None]
 # Told the identity ('telegram:42') whose role an admin changed, e.g. to refresh its menus.
 StaffChangedHook = Callable[[str], Awaitable[None]]
 
@@ -63,6 +65,7 @@ class Core:
         self.faq: FaqMatcher | None = None
         self.forget_hooks: list[ForgetHook] = []
         self.erase_hooks: list[EraseHook] = []
+        self.privacy_notes: list[PrivacyNote] = []
         self.staff_changed_hooks: list[StaffChangedHook] = []
         self.conversations = Conversations()
         # A reply to one of the bot's messages (Incoming.reply_to) is offered to these first:

@@ -19,29 +19,38 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.announcements.model import Announcement, Status
-from bot.announcements.render import Purpose, render_message
+from bot.announcements.render import Purpose, Rendered, render_cancelled, render_message
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.core.context import command_prefix
-from bot.core.messages import Reply
+from bot.core.messages import Button, Reply
 from bot.core.topics import Topics
 from bot.delivery.limits import PlatformLimits, SendLimiter, limits_for
 from bot.delivery.owner import new_owner, owner_is_gone
+from bot.i18n import _, use_language
 from bot.metrics import Metrics
+from bot.reminders.quiet import near_quiet_hours
 from bot.storage import Storage
-from bot.storage.outbox import GONE_DETAIL, ClaimedMessage, Settled, State
-from bot.transports.base import OutcomeKind, SendOutcome, Transport
+from bot.storage.outbox import GONE_DETAIL, Action, ClaimedMessage, Settled, State
+from bot.transports.base import EditingTransport, OutcomeKind, SendOutcome, Transport
 
 log = logging.getLogger(__name__)
 
 # A row that rewrites an earlier message instead of sending one (detail: its id and new text).
 EDIT_PURPOSE = "edit"
+# A question's post into a staff chat: the id of the message it became is kept.
+QUESTION_PURPOSE = "question"
+# Platforms whose messages can carry a copy-to-clipboard button.
+COPY_BUTTON_PLATFORMS = frozenset({"telegram"})
 
 Clock = Callable[[], datetime]
+# An edit or delete of a post whose publication is still being sent waits this long.
+POST_IN_FLIGHT_WAIT = timedelta(seconds=5)
+NO_POST_DETAIL = "no post to change"
 
 
 @dataclass(frozen=True)
@@ -274,7 +283,9 @@ class Batch:
     # Announcements cancelled since the claim (re-read at each flush): their rows are skipped.
     cancelled: set[int]
     gone: set[int] = field(default_factory=set)
-    rendered: dict[tuple[int, str], Reply] = field(default_factory=dict)
+    rendered: dict[tuple[int, str, bool], Reply] = field(default_factory=dict)
+    # Sent just outside the quiet hours (decided once per batch: about two seconds of sending).
+    near_quiet: bool = False
 
 
 class PlatformSender:
@@ -330,6 +341,9 @@ class PlatformSender:
             queue=deque(claimed),
             announcements=announcements,
             cancelled={a.id for a in announcements.values() if a.status is Status.CANCELLED},
+            near_quiet=near_quiet_hours(
+                self._clock(), self._settings.quiet_hours, self._settings.timezone
+            ),
         )
         self._last_flush = asyncio.get_running_loop().time()
 
@@ -365,10 +379,23 @@ class PlatformSender:
         if message.announcement_id is not None:
             announcement = batch.announcements.get(message.announcement_id)
             cancelled = message.announcement_id in batch.cancelled
-            if announcement is None or (cancelled and message.purpose != Purpose.SUMMARY):
+            goes_on = message.purpose == Purpose.SUMMARY or message.action is Action.DELETE
+            if announcement is None or (cancelled and not goes_on):
                 return Settled(message.id, message.chat_ref, State.CANCELLED, attempted=False)
-        # Keyed by the platform's chat id: the transport's replies count in the same budget.
-        chat, shared = message.chat_id, message.chat_kind.is_shared
+        if message.action is not Action.SEND:
+            if message.target_state == State.CLAIMED:
+                return release(message, now + POST_IN_FLIGHT_WAIT)  # its post may be going out
+            if message.target_message_id is None:
+                return Settled(
+                    message.id,
+                    message.chat_ref,
+                    State.CANCELLED,
+                    attempted=False,
+                    detail=NO_POST_DETAIL,
+                )
+        # Keyed by the platform's chat id: the transport's replies count in the same budget
+        # (a thread, a forum topic, counts in its group's).
+        chat, shared = message.chat_id.partition("#")[0], message.chat_kind.is_shared
         delay = self.limiter.chat_delay(chat, shared)
         if delay > 0:
             return release(message, now + timedelta(seconds=delay))
@@ -381,13 +408,17 @@ class PlatformSender:
         try:
             if self.limiter.paused_for():
                 return None
-            outcome = await self._send(message, reply)
+            outcome = await self._send(message, quieted(message, reply, batch.near_quiet))
         finally:
             self.limiter.done(chat, shared)
         settled = self._settle(message, outcome)
         self._metrics.send_outcome(self.platform, settled.state)
         if settled.state is State.GONE:
             batch.gone.add(message.chat_ref)
+        if message.is_channel and settled.state is State.SENT:
+            # Recorded at once, not with the batch: a crash now must not post it again.
+            # (Written again with the batch, that second write changes nothing.)
+            await self._storage.outbox.settle([settled], self._clock(), owner=self._owner)
         return settled
 
     def _render(
@@ -397,20 +428,36 @@ class PlatformSender:
         if announcement is None:
             return Reply(message.detail)
         language = message.language or self._settings.default_language
-        key = (message.broadcast_id, language)
+        if message.action is Action.DELETE:
+            return Reply(render_cancelled(announcement.fields, language))
+        key = (message.broadcast_id, language, message.is_channel)
         reply = batch.rendered.get(key)
         if reply is None:
-            text = render_message(
+            # A channel post's edit shows the corrected publication, not a correction notice.
+            purpose = Purpose.PUBLICATION if message.action is Action.EDIT else message.purpose
+            rendered = render_message(
                 announcement,
-                Purpose(message.purpose),
+                Purpose(purpose),
                 message.detail,
                 language,
                 self._topics,
                 self._settings.timezone,
                 prefix=command_prefix(self.platform),
+                channel=message.is_channel,
             )
-            reply = batch.rendered[key] = Reply(text)
+            reply = batch.rendered[key] = self._reply(rendered, language)
         return reply
+
+    def _reply(self, rendered: Rendered, language: str) -> Reply:
+        """The rendered message as this platform sends it: KRS copy buttons where it has them."""
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if self.platform in COPY_BUTTON_PLATFORMS and rendered.krs:
+            with use_language(language):
+                buttons = tuple(
+                    (Button(_("📋 Copy KRS {number}").format(number=number), "", copy_text=number),)
+                    for number in rendered.krs
+                )
+        return Reply(rendered.text, buttons=buttons, link_preview=rendered.preview)
 
     async def _send(self, message: ClaimedMessage, reply: Reply) -> SendOutcome:
         """The transport's verdict; an exception from it counts as a transient error."""
@@ -418,6 +465,9 @@ class PlatformSender:
             if message.purpose == EDIT_PURPOSE:
                 return await self._edit(message)
             return await self._transport.send(message.chat_id, reply)
+            if message.action is Action.SEND:
+                return await self._transport.send(message.chat_id, reply)
+            return await self._change(message, reply)
         except Exception as exc:
             log.exception(
                 "transport %s raised while sending outbox row %d", self.platform, message.id
@@ -438,11 +488,30 @@ class PlatformSender:
         outcome: SendOutcome = await edit(message.chat_id, message_id, Reply(text))
         return outcome
 
+    async def _change(self, message: ClaimedMessage, reply: Reply) -> SendOutcome:
+        """Edit or delete the chat's post of the publication."""
+        transport = self._transport
+        target = message.target_message_id
+        if not isinstance(transport, EditingTransport) or target is None:
+            return SendOutcome.failed(f"{self.platform} cannot change a message it sent")
+        if message.action is Action.EDIT:
+            return await transport.edit(message.chat_id, target, reply)
+        return await transport.delete(message.chat_id, target, reply)
+
     def _settle(self, message: ClaimedMessage, outcome: SendOutcome) -> Settled:
         now = self._clock()
         if outcome.kind is OutcomeKind.SENT:
+            # A channel post's id is kept (it is edited or deleted later), and a question's
+            # post in a staff chat (a staff member's reply to it is matched by it).
+            keep = message.purpose == QUESTION_PURPOSE or (
+                message.is_channel and message.action is Action.SEND
+            )
             return Settled(
-                message.id, message.chat_ref, State.SENT, sent_message_id=outcome.message_id
+                message.id,
+                message.chat_ref,
+                State.SENT,
+                detail=outcome.detail,
+                platform_message_id=outcome.message_id if keep else None,
             )
         if outcome.kind is OutcomeKind.GONE:
             log.info(
@@ -532,6 +601,13 @@ class PlatformSender:
         batch.cancelled |= await self._storage.announcements.cancelled_among(
             batch.announcements.keys()
         )
+
+
+def quieted(message: ClaimedMessage, reply: Reply, near_quiet: bool) -> Reply:
+    """Without a sound when sent just outside the quiet hours, unless urgent (or a summary)."""
+    if not near_quiet or message.urgent or message.purpose == Purpose.SUMMARY:
+        return reply
+    return replace(reply, silent=True)
 
 
 def release(message: ClaimedMessage, not_before: datetime) -> Settled:

@@ -23,6 +23,22 @@ def in_quiet_hours(moment: datetime, quiet: QuietHours | None, tz: ZoneInfo) -> 
     return quiet is not None and quiet.contains(moment.astimezone(tz).time())
 
 
+# Non-urgent messages sent this close to the quiet hours (after they end, before they begin)
+# arrive without a sound: the backlog held overnight goes out at 08:00 sharp, when many people
+# are still asleep or on their way.
+QUIET_MARGIN = timedelta(minutes=30)
+
+
+def near_quiet_hours(
+    moment: datetime, quiet: QuietHours | None, tz: ZoneInfo, margin: timedelta = QUIET_MARGIN
+) -> bool:
+    """Whether `moment` lies outside the quiet hours but within `margin` of them."""
+    require_aware(moment)
+    if quiet is None or in_quiet_hours(moment, quiet, tz):
+        return False
+    return in_quiet_hours(moment - margin, quiet, tz) or in_quiet_hours(moment + margin, quiet, tz)
+
+
 def next_allowed(moment: datetime, quiet: QuietHours | None, tz: ZoneInfo) -> datetime:
     """`moment` (in UTC) if it is outside the quiet hours, else the end of that quiet period."""
     require_aware(moment)

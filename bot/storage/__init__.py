@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.storage.announcements import AnnouncementStore, DraftStore
+from bot.storage.channels import ChannelStore
 from bot.storage.chats import Chat, ChatStore
-from bot.storage.database import Database, ReadOnlyDatabaseError, StorageError, backup_database
+from bot.storage.database import (
+    Database,
+    ReadOnlyDatabaseError,
+    StorageError,
+    backup_database,
+    backup_folder_of_databases,
+)
 from bot.storage.faq import UnansweredStore
 from bot.storage.heartbeat import HeartbeatStore
 from bot.storage.inbox import InboxStore
@@ -36,6 +43,7 @@ class Storage:
         self.digests = DigestStore(db)
         self.questions = QuestionStore(db)
         self.web = WebStore(db)
+        self.channels = ChannelStore(db)
 
     @classmethod
     async def open(cls, path: Path, *, migrate: bool = True, writable: bool = False) -> Storage:
@@ -53,4 +61,5 @@ __all__ = [
     "Storage",
     "StorageError",
     "backup_database",
+    "backup_folder_of_databases",
 ]

@@ -13,7 +13,7 @@ from bot.announcements.model import FIELD_NAMES, TIME_FIELDS, Announcement, Fiel
 from bot.clock import from_db, to_db
 from bot.reminders.planner import PlannedReminder
 from bot.storage.database import Database, Transaction
-from bot.storage.outbox import Recipients, add_broadcast, cancel_open_rows
+from bot.storage.outbox import Action, Recipients, add_broadcast, cancel_open_rows
 from bot.storage.reminders import cancel_reminders, write_plan
 from bot.storage.revision import change_time
 
@@ -72,7 +72,34 @@ async def _publish(tx: Transaction, announcement_id: int, fields: Fields, now: d
         due_at=fields.publish_at,
         now=now,
         urgent=fields.urgent,
-        recipients=Recipients.subscribers(fields.topic),
+        recipients=Recipients.publication(fields.topic),
+    )
+
+
+async def _change_channel_posts(
+    tx: Transaction, announcement_id: int, action: Action, now: datetime, detail: str = ""
+) -> int | None:
+    """Edit or delete the channel posts of the publication (urgent: a correction or a
+    cancellation should not wait for the end of quiet hours); the broadcast id, if any."""
+    publication = await tx.fetch_one(
+        "SELECT id FROM broadcasts WHERE announcement_id = ? AND purpose = 'publication'",
+        (announcement_id,),
+    )
+    if publication is None:
+        return None
+    posts = Recipients.channel_posts(publication["id"])
+    if await tx.fetch_one(f"SELECT 1 FROM ({posts.sql}) LIMIT 1", posts.params) is None:
+        return None  # no channel post: no broadcast at all
+    return await add_broadcast(
+        tx,
+        announcement_id=announcement_id,
+        purpose="correction",
+        due_at=now,
+        now=now,
+        urgent=True,
+        recipients=posts,
+        detail=detail,
+        action=action,
     )
 
 
@@ -184,12 +211,14 @@ class AnnouncementStore:
         now: datetime,
         notify: bool,
         plan: Sequence[PlannedReminder] = (),
+        edit_posts: bool = False,
     ) -> int | None:
         """Store corrected fields and the new plan of reminders; waiting rows follow the new
         urgency. Publish if now due.
 
         With `notify`, a correction goes to the chats that received the publication; its
-        broadcast id is returned (None without one).
+        broadcast id is returned (None without one). With `edit_posts`, the channel posts of
+        a published announcement are edited to the corrected text.
         """
         assignments = ", ".join(f"{name} = ?" for name in FIELD_NAMES)
         async with self._db.transaction() as tx:
@@ -217,7 +246,12 @@ class AnnouncementStore:
             status = Status(row["status"])
             if status is Status.SCHEDULED and fields.publish_at <= now:
                 await _publish(tx, announcement_id, fields, now)
-            if notify and status in (Status.SENDING, Status.SENT):
+            published = status in (Status.SENDING, Status.SENT)
+            if edit_posts and published:
+                await _change_channel_posts(
+                    tx, announcement_id, Action.EDIT, now, json.dumps(sorted(changed))
+                )
+            if notify and published:
                 return await _add_correction(tx, announcement_id, fields, list(changed), now)
         return None
 
@@ -243,6 +277,7 @@ class AnnouncementStore:
                 return False
             await cancel_open_rows(tx, announcement_id)
             await cancel_reminders(tx, announcement_id, now)
+            await _change_channel_posts(tx, announcement_id, Action.DELETE, now)
         return True
 
     async def send_reminder(

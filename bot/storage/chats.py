@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import from_db, to_db, utcnow
-from bot.core.messages import ChatKind, ChatRef
+from bot.core.messages import THREAD_MARK, ChatKind, ChatRef
 from bot.storage.database import Database, Transaction
 
 
@@ -37,6 +37,19 @@ class Chat:
 
 _CHAT_COLUMNS = "id, platform, chat_id, kind, language, active, created_at"
 _CHAT_ID_SQL = "SELECT id FROM chats WHERE platform = ? AND chat_id = ?"
+# The chat itself or, for a chat that is not a thread, one of its threads ('<chat>#<thread>').
+_WITH_THREADS_SQL = (
+    "platform = ? AND (chat_id = ? OR (instr(?, ?) = 0 AND substr(chat_id, 1, length(?)) = ?))"
+)
+
+
+# Chats of people and groups: not the channels the bot posts to by configuration.
+_PEOPLE = " WHERE id NOT IN (SELECT chat_ref FROM channels)"
+
+
+def _with_threads(ref: ChatRef) -> tuple[str, str, str, str, str, str]:
+    prefix = ref.chat_id + THREAD_MARK
+    return (ref.platform, ref.chat_id, ref.chat_id, THREAD_MARK, prefix, prefix)
 
 
 class ChatStore:
@@ -80,12 +93,22 @@ class ChatStore:
         await self._db.execute("UPDATE chats SET kind = ? WHERE id = ?", (kind.value, chat_id))
 
     async def set_active(self, ref: ChatRef, active: bool) -> bool:
-        """Mark a chat reachable or gone; return whether a known chat changed."""
+        """Mark a chat reachable or gone, and its threads (the topics of a Telegram forum)
+        with it; return whether a known chat changed."""
         changed = await self._db.execute(
-            "UPDATE chats SET active = ? WHERE platform = ? AND chat_id = ? AND active != ?",
-            (int(active), ref.platform, ref.chat_id, int(active)),
+            f"UPDATE chats SET active = ? WHERE {_WITH_THREADS_SQL} AND active != ?",
+            (int(active), *_with_threads(ref), int(active)),
         )
         return changed > 0
+
+    async def threads_of(self, ref: ChatRef) -> list[Chat]:
+        """The chats that are threads of this one (topics of a Telegram forum group)."""
+        rows = await self._db.fetch_all(
+            f"SELECT {_CHAT_COLUMNS} FROM chats WHERE {_WITH_THREADS_SQL} AND chat_id != ?"
+            " ORDER BY chat_id",
+            (*_with_threads(ref), ref.chat_id),
+        )
+        return [Chat.from_row(row) for row in rows]
 
     async def move(self, old: ChatRef, new: ChatRef) -> bool:
         """Give a chat a new id (a Telegram group upgraded to a supergroup) keeping its data.
@@ -126,6 +149,13 @@ class ChatStore:
             )
             await count_subscriptions(tx, {row["topic"] for row in rows}, -1)
             await tx.execute("DELETE FROM chats WHERE id = ?", (chat_id,))
+
+    async def delete_threads(self, ref: ChatRef) -> int:
+        """Erase the threads of a chat (its forum topics) and, by cascade, their data."""
+        return await self._db.execute(
+            f"DELETE FROM chats WHERE {_WITH_THREADS_SQL} AND chat_id != ?",
+            (*_with_threads(ref), ref.chat_id),
+        )
 
     # --- subscriptions ----------------------------------------------------------------------
 
@@ -179,17 +209,18 @@ class ChatStore:
         return {row["platform"]: int(row["n"]) for row in rows}
 
     async def stats(self, default_language: str) -> dict[str, object]:
-        """Counts for `ngo-bot stats`: all chats, active ones, and active ones by key."""
+        """Counts for `ngo-bot stats`: all chats, active ones, and active ones by key (the
+        channels of TELEGRAM_CHANNELS are not counted: nobody subscribes there)."""
         totals = await self._db.fetch_one(
-            "SELECT COUNT(*) AS chats, COALESCE(SUM(active), 0) AS active FROM chats"
+            f"SELECT COUNT(*) AS chats, COALESCE(SUM(active), 0) AS active FROM chats{_PEOPLE}"
         )
         by_platform = await self._db.fetch_all(
-            "SELECT platform AS key, COUNT(*) AS n FROM chats WHERE active = 1"
+            f"SELECT platform AS key, COUNT(*) AS n FROM chats{_PEOPLE} AND active = 1"
             " GROUP BY platform ORDER BY platform"
         )
         by_language = await self._db.fetch_all(
-            "SELECT COALESCE(language, ?) AS key, COUNT(*) AS n FROM chats WHERE active = 1"
-            " GROUP BY COALESCE(language, ?) ORDER BY key",
+            f"SELECT COALESCE(language, ?) AS key, COUNT(*) AS n FROM chats{_PEOPLE}"
+            " AND active = 1 GROUP BY COALESCE(language, ?) ORDER BY key",
             (default_language, default_language),
         )
         by_topic = await self._db.fetch_all(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -359,3 +360,23 @@ def _copy_into(src: sqlite3.Connection, target: Path) -> None:
         if is_read_only_error(exc) or exc.sqlite_errorcode & 0xFF == _SQLITE_CANTOPEN:
             raise StorageError(f"cannot write the backup {target}: {exc}") from exc
         raise
+
+
+def backup_folder_of_databases(source_dir: Path, target_dir: Path) -> list[Path]:
+    """Back up every SQLite file (`*.db`) of a folder into another with the backup API, and
+    copy the other files as they are; return the databases written. Used for the Matrix
+    encryption store, which nio keeps as one SQLite file per device."""
+    if not source_dir.is_dir():
+        return []
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StorageError(f"cannot write the backup {target_dir}: {exc.strerror}") from exc
+    written = []
+    for source in sorted(source_dir.iterdir()):
+        if source.is_file() and source.suffix == ".db":
+            backup_database(source, target_dir / source.name)
+            written.append(target_dir / source.name)
+        elif source.is_file() and not source.name.endswith(("-wal", "-shm", "-journal")):
+            shutil.copy2(source, target_dir / source.name)
+    return written

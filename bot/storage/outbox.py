@@ -51,11 +51,39 @@ class Recipients:
         )
 
     @classmethod
+    def publication(cls, topic: str) -> Recipients:
+        """The active channels routed to the topic (or to every topic), then its subscribers.
+
+        Channels come first, so their posts (each read by many) go out first. A channel routed
+        both ways comes twice: the outbox's unique key keeps one row.
+        """
+        return cls(
+            "SELECT r.chat_ref AS chat_ref FROM channel_routes r JOIN chats c ON c.id = r.chat_ref"
+            " WHERE r.topic IN (?, '*') AND c.active = 1 UNION ALL"
+            " SELECT s.chat_ref AS chat_ref FROM subscriptions s JOIN chats c ON c.id = s.chat_ref"
+            " WHERE s.topic = ? AND c.active = 1",
+            (topic, topic),
+        )
+
+    @classmethod
     def receivers_of(cls, broadcast_id: int) -> Recipients:
-        """Active chats that received an earlier broadcast (for a correction)."""
+        """Active chats that received an earlier broadcast (for a correction); not channels,
+        whose post is edited instead."""
         return cls(
             "SELECT o.chat_ref AS chat_ref FROM outbox o JOIN chats c ON c.id = o.chat_ref"
-            " WHERE o.broadcast_id = ? AND o.state = 'sent' AND c.active = 1",
+            " WHERE o.broadcast_id = ? AND o.state = 'sent' AND c.active = 1"
+            " AND o.chat_ref NOT IN (SELECT chat_ref FROM channels)",
+            (broadcast_id,),
+        )
+
+    @classmethod
+    def channel_posts(cls, broadcast_id: int) -> Recipients:
+        """Channels that were sent the publication, or may be now (claimed): their post is
+        then edited or deleted (whether the bot may still post there or not)."""
+        return cls(
+            "SELECT o.chat_ref AS chat_ref FROM outbox o JOIN channels ch"
+            " ON ch.chat_ref = o.chat_ref WHERE o.broadcast_id = ?"
+            " AND o.state IN ('sent', 'claimed')",
             (broadcast_id,),
         )
 
@@ -64,9 +92,24 @@ class Recipients:
         return cls("SELECT id AS chat_ref FROM chats WHERE id = ? AND active = 1", (chat_ref,))
 
 
+class Action(StrEnum):
+    """What an outbox row does with its chat: a new message, or a change of the publication's."""
+
+    SEND = "send"
+    EDIT = "edit"
+    DELETE = "delete"
+
+
+_ACTIONS = {action.value: action for action in Action}
+
+
 @dataclass(frozen=True)
 class ClaimedMessage:
-    """A claimed row with what sending it needs: the chat and the broadcast."""
+    """A claimed row with what sending it needs: the chat and the broadcast.
+
+    For an edit or a delete, `target_message_id` and `target_state` are those of the chat's
+    publication row (the post to change; None while it has not been sent).
+    """
 
     id: int
     broadcast_id: int
@@ -78,6 +121,11 @@ class ClaimedMessage:
     chat_kind: ChatKind
     language: str | None
     attempts: int
+    action: Action = Action.SEND
+    urgent: bool = False
+    is_channel: bool = False
+    target_message_id: str | None = None
+    target_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +138,7 @@ class Settled:
     next_attempt_at: datetime | None = None
     attempted: bool = True
     detail: str = ""
-    sent_message_id: str | None = None
+    platform_message_id: str | None = None  # kept for channel posts
 
 
 @dataclass
@@ -132,6 +180,7 @@ async def add_broadcast(
     urgent: bool,
     recipients: Recipients,
     detail: str = "",
+    action: Action = Action.SEND,
 ) -> int:
     """Write a broadcast and one pending row per recipient, inside the caller's transaction."""
     broadcast_id = await tx.insert(
@@ -140,9 +189,9 @@ async def add_broadcast(
         (announcement_id, purpose, to_db(due_at), detail, to_db(now)),
     )
     await tx.execute(
-        "INSERT OR IGNORE INTO outbox (broadcast_id, chat_ref, urgent, next_attempt_at)"
-        f" SELECT ?, chat_ref, ?, ? FROM ({recipients.sql})",
-        (broadcast_id, int(urgent), to_db(now), *recipients.params),
+        "INSERT OR IGNORE INTO outbox (broadcast_id, chat_ref, urgent, next_attempt_at, action)"
+        f" SELECT ?, chat_ref, ?, ?, ? FROM ({recipients.sql})",
+        (broadcast_id, int(urgent), to_db(now), action.value, *recipients.params),
     )
     return broadcast_id
 
@@ -173,14 +222,24 @@ class OutboxStore:
     ) -> list[ClaimedMessage]:
         """Claim up to `limit` due rows for chats on `platform`, oldest due first."""
         async with self._db.transaction() as tx:
+            # The due rows are chosen first (sorting only their ids), then read with what
+            # sending them needs: the extra lookups are made for the rows claimed only.
             rows = await tx.fetch_all(
                 "SELECT o.id, o.broadcast_id, o.chat_ref, o.attempts, b.announcement_id,"
-                " b.purpose, b.detail, c.chat_id, c.kind, c.language"
-                " FROM outbox o JOIN chats c ON c.id = o.chat_ref"
-                " JOIN broadcasts b ON b.id = o.broadcast_id"
+                " b.purpose, b.detail, c.chat_id, c.kind, c.language, o.action, o.urgent,"
+                " EXISTS (SELECT 1 FROM channels ch WHERE ch.chat_ref = o.chat_ref)"
+                " AS is_channel, p.platform_message_id AS target_message_id,"
+                " p.state AS target_state"
+                " FROM (SELECT o.id FROM outbox o JOIN chats c ON c.id = o.chat_ref"
                 " WHERE o.state IN ('pending', 'retrying') AND o.next_attempt_at <= ?"
                 " AND c.platform = ? AND (o.urgent = 1 OR ? = 0)"
-                " ORDER BY o.next_attempt_at, o.id LIMIT ?",
+                " ORDER BY o.next_attempt_at, o.id LIMIT ?) AS due"
+                " JOIN outbox o ON o.id = due.id JOIN chats c ON c.id = o.chat_ref"
+                " JOIN broadcasts b ON b.id = o.broadcast_id"
+                " LEFT JOIN broadcasts pb ON o.action != 'send'"
+                " AND pb.announcement_id = b.announcement_id AND pb.purpose = 'publication'"
+                " LEFT JOIN outbox p ON p.broadcast_id = pb.id AND p.chat_ref = o.chat_ref"
+                " ORDER BY o.next_attempt_at, o.id",
                 (to_db(now), platform, int(urgent_only), limit),
             )
             if rows:
@@ -202,6 +261,11 @@ class OutboxStore:
                 chat_kind=ChatKind(row["kind"]),
                 language=row["language"],
                 attempts=row["attempts"],
+                action=_ACTIONS[row["action"]],
+                urgent=bool(row["urgent"]),
+                is_channel=bool(row["is_channel"]),
+                target_message_id=row["target_message_id"],
+                target_state=row["target_state"],
             )
             for row in rows
         ]
@@ -216,7 +280,7 @@ class OutboxStore:
             await tx.executemany(
                 "UPDATE outbox SET state = ?, next_attempt_at = COALESCE(?, next_attempt_at),"
                 " attempts = attempts + ?, sent_at = ?, detail = ?, claimed_at = NULL,"
-                " claimed_by = NULL, sent_message_id = COALESCE(?, sent_message_id)"
+                " claimed_by = NULL, platform_message_id = COALESCE(?, platform_message_id)"
                 " WHERE id = ? AND state = 'claimed' AND claimed_by = ?",
                 [
                     (
@@ -225,7 +289,7 @@ class OutboxStore:
                         int(o.attempted),
                         stamp if o.state is State.SENT else None,
                         o.detail[:300],
-                        o.sent_message_id,
+                        o.platform_message_id,
                         o.message_id,
                         owner,
                     )
@@ -340,6 +404,16 @@ class OutboxStore:
         for row in rows:
             result[row["announcement_id"]].add(row["state"], row["n"])
         return dict(result)
+
+    async def notice_receivers(self, announcement_id: int) -> int:
+        """The chats that received the publication and would get a correction notice."""
+        row = await self._db.fetch_one(
+            "SELECT COUNT(*) FROM outbox o JOIN broadcasts b ON b.id = o.broadcast_id"
+            " WHERE b.announcement_id = ? AND b.purpose = 'publication' AND o.state = 'sent'"
+            " AND o.chat_ref NOT IN (SELECT chat_ref FROM channels)",
+            (announcement_id,),
+        )
+        return int(row[0]) if row else 0
 
     async def deliveries_of_chat(self, chat_ref: int) -> int:
         """How many broadcast messages a chat has been sent (for its data export)."""

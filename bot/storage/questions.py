@@ -216,7 +216,7 @@ class QuestionStore:
             "SELECT p.question_id FROM question_posts p"
             " JOIN outbox o ON o.broadcast_id = p.broadcast_id"
             " JOIN chats c ON c.id = o.chat_ref"
-            " WHERE c.platform = ? AND c.chat_id = ? AND o.sent_message_id = ?",
+            " WHERE c.platform = ? AND c.chat_id = ? AND o.platform_message_id = ?",
             (staff_chat.platform, staff_chat.chat_id, message_id),
         )
         return int(row[0]) if row else None
@@ -226,7 +226,7 @@ class QuestionStore:
         edit of each staff-chat copy already sent (to `erased_text(question_id, chat_ref)`)."""
         async with self._db.transaction() as tx:
             rows = await tx.fetch_all(
-                "SELECT p.question_id, o.chat_ref, o.sent_message_id, o.state, b.id AS broadcast"
+                "SELECT p.question_id, o.chat_ref, o.platform_message_id, o.state, b.id AS broadcast"
                 " FROM questions q JOIN question_posts p ON p.question_id = q.id"
                 " JOIN broadcasts b ON b.id = p.broadcast_id"
                 " JOIN outbox o ON o.broadcast_id = b.id WHERE q.chat_ref = ?",
@@ -242,7 +242,7 @@ class QuestionStore:
                     " AND state IN ('pending', 'retrying')",
                     (row["broadcast"],),
                 )
-                if row["sent_message_id"] and row["state"] == "sent":
+                if row["platform_message_id"] and row["state"] == "sent":
                     await add_broadcast(
                         tx,
                         announcement_id=None,
@@ -251,7 +251,7 @@ class QuestionStore:
                         now=now,
                         urgent=True,
                         recipients=Recipients.chat(row["chat_ref"]),
-                        detail=json.dumps({"message_id": row["sent_message_id"], "text": text}),
+                        detail=json.dumps({"message_id": row["platform_message_id"], "text": text}),
                     )
             # The answers and notices sent to this chat keep their text in their broadcast.
             await tx.execute(

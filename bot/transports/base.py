@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.core.messages import Reply
 
@@ -28,13 +28,11 @@ class SendOutcome:
     kind: OutcomeKind
     retry_after: float | None = None
     detail: str = ""
-    # SENT: the platform's id of the (first) message sent, when it has one (a Telegram message
-    # id, a Matrix event id): a staff member's reply to a question post is matched by it.
-    message_id: str | None = None
+    message_id: str | None = None  # the platform's id of the message sent, when it gives one
 
     @classmethod
-    def sent(cls, message_id: str | None = None) -> SendOutcome:
-        return cls(OutcomeKind.SENT, message_id=message_id)
+    def sent(cls, message_id: str | None = None, detail: str = "") -> SendOutcome:
+        return cls(OutcomeKind.SENT, None, detail, message_id)
 
     @classmethod
     def retry(cls, retry_after: float | None = None, detail: str = "") -> SendOutcome:
@@ -69,9 +67,13 @@ class Transport(Protocol):
         """Send one message outside a conversation (a broadcast or reminder)."""
 
 
-class EditingTransport(Transport, Protocol):
-    """A transport that can also rewrite a message it sent (Telegram, Matrix): the dispatcher
-    uses `edit` when it has it (after `forget`, a question's copy in a staff chat)."""
+@runtime_checkable
+class EditingTransport(Protocol):
+    """A transport that can also change a message it sent (a Telegram channel post)."""
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> SendOutcome:
-        """Replace the text of an earlier message; the outcome as for `send`."""
+        """Replace the text of a message sent earlier."""
+
+    async def delete(self, chat_id: str, message_id: str, fallback: Reply) -> SendOutcome:
+        """Delete a message sent earlier; where the platform no longer allows that, replace
+        its text with `fallback`."""

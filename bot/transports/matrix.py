@@ -3,8 +3,10 @@
 One long-poll sync loop receives events; the sync token, device id and access token live in the
 database (`storage.sync_state`), so a restart neither answers old messages again nor creates a
 new device. Replies and broadcasts are `m.notice` events with an HTML `formatted_body`; buttons
-become `!command` hints; attachments are uploaded and sent as `m.file`. End-to-end encryption is
-not supported: an encrypted room is told so once, in plain text.
+become `!command` hints; attachments are uploaded and sent as `m.file`. With end-to-end
+encryption on (MATRIX_E2EE, the default) encrypted rooms are read and answered like any other
+(`matrix_e2ee`: the store, the key upkeep, room keys); with it off, an encrypted room is told once,
+in plain text, that the bot cannot read it.
 
 nio's own retry loops are switched off (`max_limit_exceeded=0`, `max_timeouts=0`): a 429 or a
 timeout comes back at once, so `send()` can report it to the delivery engine and shutdown never
@@ -18,9 +20,11 @@ import contextlib
 import io
 import logging
 import re
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientError
@@ -34,7 +38,9 @@ from nio import (
     LocalProtocolError,
     LoginResponse,
     MatrixRoom,
+    MegolmEvent,
     ProfileGetDisplayNameResponse,
+    RoomGetEventResponse,
     RoomInfo,
     RoomMemberEvent,
     RoomSendResponse,
@@ -42,13 +48,16 @@ from nio import (
     UploadResponse,
     WhoamiResponse,
 )
+from nio.store import SqliteStore
 
 from bot.config import ConfigError, Settings
+from bot.core.context import Context
 from bot.core.liveness import SYNC
 from bot.core.markup import escape, to_plain_text
 from bot.core.messages import Button, ChatKind, ChatRef, Incoming, Reply
 from bot.core.service import Core, describe
 from bot.i18n import _, use_language
+from bot.transports import matrix_e2ee
 from bot.transports.base import OutcomeKind, SendOutcome
 
 log = logging.getLogger(__name__)
@@ -71,6 +80,8 @@ KEY_DEVICE_ID = "device_id"
 KEY_ACCESS_TOKEN = "access_token"
 KEY_SYNC_TOKEN = "sync_token"
 ENCRYPTION_NOTICE_PREFIX = "encryption_notice:"
+# A message waiting for its room key: its event id -> its room, until it is read or told.
+UNDECRYPTABLE_PREFIX = "undecryptable:"
 
 HTML_FORMAT = "org.matrix.custom.html"
 ENCRYPTED_EVENT = "m.room.encrypted"
@@ -104,6 +115,9 @@ class MatrixConfig:
     password: str | None = field(default=None, repr=False)
     access_token: str | None = field(default=None, repr=False)
     allowed_servers: frozenset[str] = frozenset()
+    # On by default in Settings (MATRIX_E2EE); a config built by hand names its store to use it.
+    e2ee: bool = False
+    store_dir: Path = Path("matrix-store")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MatrixConfig:
@@ -136,6 +150,8 @@ class MatrixConfig:
             password=settings.matrix_password,
             access_token=settings.matrix_access_token,
             allowed_servers=settings.matrix_allowed_servers,
+            e2ee=settings.matrix_e2ee,
+            store_dir=settings.matrix_store_path,
         )
 
     def may_invite(self, user_id: str) -> bool:
@@ -148,10 +164,17 @@ def server_name(user_id: str) -> str:
     return user_id.partition(":")[2]
 
 
-def client_config() -> AsyncClientConfig:
-    """No hidden retries: a 429 or a timeout is returned to us at once."""
+def client_config(e2ee: bool = False) -> AsyncClientConfig:
+    """No hidden retries: a 429 or a timeout is returned to us at once. With encryption, nio's
+    store keeps everything in one SQLite file (device trust included); the sync token stays in
+    the bot's database."""
     return AsyncClientConfig(
-        max_limit_exceeded=0, max_timeouts=0, request_timeout=REQUEST_TIMEOUT_SECONDS
+        max_limit_exceeded=0,
+        max_timeouts=0,
+        request_timeout=REQUEST_TIMEOUT_SECONDS,
+        encryption_enabled=e2ee,
+        store=SqliteStore,
+        store_sync_tokens=False,
     )
 
 
@@ -212,6 +235,35 @@ def encryption_notice() -> dict[str, Any]:
         "encryption (encryption can only be chosen when a room is created)."
     )
     return {"msgtype": "m.notice", "body": text, "m.mentions": {}}
+
+
+def undecryptable_notice(name: str | None) -> dict[str, Any]:
+    """Told once to a person whose encrypted message stayed unreadable (in a room, by name)."""
+    text = _(
+        "I could not read your last message: your app encrypted it with a key it has not "
+        "shared with me. Please send it again. If this keeps happening, start a new chat with me."
+    )
+    if name:
+        text = f"{name}: {text}"
+    return {"msgtype": "m.notice", "body": text, "m.mentions": {}}
+
+
+def e2ee_privacy_note() -> str:
+    return _(
+        "In encrypted Matrix rooms I also keep, in my encryption store, the keys that let me "
+        "read this room's messages (not the messages), and the public keys of the members' "
+        "devices; {forget} erases this room's keys. While a message waits for its key (about a "
+        "minute), I keep its id."
+    )
+
+
+@dataclass
+class Undecryptable:
+    """An encrypted message whose room key is missing: waiting for the key until `deadline`."""
+
+    room_id: str
+    event: MegolmEvent
+    deadline: float
 
 
 # ------------------------------------------------------------------------- reading messages
@@ -326,14 +378,29 @@ class MatrixTransport:
     platform = PLATFORM
 
     def __init__(
-        self, config: MatrixConfig, core: Core, *, sync_timeout_ms: int = SYNC_TIMEOUT_MS
+        self,
+        config: MatrixConfig,
+        core: Core,
+        *,
+        sync_timeout_ms: int = SYNC_TIMEOUT_MS,
+        undecryptable_wait_seconds: float = matrix_e2ee.UNDECRYPTABLE_WAIT_SECONDS,
     ) -> None:
         self.config = config
         self._core = core
         self._state = core.storage.sync_state
         core.forget_hooks.append(self._forget_room)
         core.liveness.expect(PLATFORM, SYNC)
+        if config.e2ee:
+            core.export_providers.append(self._export_encryption)
+            core.privacy_notes.append(self._privacy_note)
         self._sync_timeout_ms = sync_timeout_ms
+        self._undecryptable_wait = undecryptable_wait_seconds
+        self._undecryptable: dict[str, Undecryptable] = {}
+        self._told_undecryptable: set[tuple[str, str]] = set()
+        self._synced = False
+        self._restored_waiting = False
+        self._started_at = 0.0
+        self.key_setup_seconds: float | None = None
         self._client: AsyncClient | None = None
         self._logged_in = False
         self._display_name: str | None = None
@@ -368,8 +435,19 @@ class MatrixTransport:
         background, so the bot also starts before its homeserver does.
         """
         self._stopping.clear()
+        self._started_at = time.monotonic()
+        if self.config.e2ee:
+            try:
+                matrix_e2ee.prepare_store_dir(self.config.store_dir)
+            except OSError as exc:
+                raise ConfigError(
+                    f"MATRIX_STORE_DIR: cannot use {self.config.store_dir} for the encryption "
+                    f"keys ({exc}); set MATRIX_STORE_DIR to a writable folder"
+                ) from exc
+        # The store is opened by _open_store once the device is known (nio would open it at
+        # login when store_path is set, before we can check it).
         self._client = AsyncClient(
-            self.config.homeserver, self.config.user_id, config=client_config()
+            self.config.homeserver, self.config.user_id, config=client_config(self.config.e2ee)
         )
         noticed = await self._state.get_all(PLATFORM, ENCRYPTION_NOTICE_PREFIX)
         self._noticed_rooms = {key.removeprefix(ENCRYPTION_NOTICE_PREFIX) for key in noticed}
@@ -438,13 +516,16 @@ class MatrixTransport:
         else:
             await self._password_login(device_id)
             how = "with the password"
+        if self.config.e2ee and await self._open_store():
+            how = "with the password as a new device"
         self._logged_in = True
         await self._load_display_name()
         log.info("Matrix: logged in as %s %s (device %s)", self.user_id, how, self.client.device_id)
 
     async def _use_token(self, token: str, device_id: str | None, source: str) -> None:
         client = self.client
-        client.restore_login(self.user_id, device_id or "", token)
+        # Not restore_login(): it would open the encryption store before whoami names the device.
+        client.user_id, client.device_id, client.access_token = self.user_id, device_id or "", token
         response = await self._request(client.whoami())
         if isinstance(response, WhoamiResponse):
             if response.user_id != self.user_id:
@@ -476,6 +557,45 @@ class MatrixTransport:
                 KEY_ACCESS_TOKEN: response.access_token,
             },
         )
+
+    async def _open_store(self) -> bool:
+        """Open the encryption store of the logged-in device (created on first use); return
+        whether the bot had to log in as a new device.
+
+        A device that published keys from a store that is gone cannot go on: with the password
+        the bot logs in as a new device; with only a token it stops, saying what to do.
+        """
+        client = self.client
+        if client.store is not None and client.store.device_id == client.device_id:
+            return False
+        client.store, client.olm = None, None
+        store_dir = self.config.store_dir
+        database = matrix_e2ee.store_database(store_dir, self.user_id, client.device_id)
+        if not database.exists() and await self._request(matrix_e2ee.own_device_has_keys(client)):
+            lost = client.device_id
+            if not self.config.password or self.config.access_token:
+                raise ConfigError(
+                    f"MATRIX_STORE_DIR: {store_dir} has no encryption keys for device {lost}, "
+                    "which published keys before (the store was lost or moved). Restore it from "
+                    "a backup, or log in with MATRIX_PASSWORD (without MATRIX_ACCESS_TOKEN) so "
+                    "that the bot starts a new device, or set MATRIX_E2EE=off"
+                )
+            log.warning(
+                "Matrix: no encryption store for device %s in %s; logging in as a new device "
+                "(device %s can be removed from the account's sessions)",
+                lost,
+                store_dir,
+                lost,
+            )
+            await self._password_login(None)
+            database = matrix_e2ee.store_database(store_dir, self.user_id, client.device_id)
+            new_device = True
+        else:
+            new_device = False
+        client.store_path = str(store_dir)
+        client.load_store()
+        log.info("Matrix: encryption store %s", database)
+        return new_device
 
     @staticmethod
     def _raise_login_error(response: Any, source: str) -> None:
@@ -543,12 +663,37 @@ class MatrixTransport:
         if not isinstance(response, SyncResponse):
             await self._on_sync_error(response, backoff)
             return None
+        # Keys first: the device lists and Olm sessions the replies below need to encrypt.
+        await self._upkeep()
         await self._handle_sync(response, initial=since is None)
+        await self._restore_undecryptable()
+        await self._retry_undecryptable()
+        self._synced = True
         next_batch = str(response.next_batch)
         await self._state.set(PLATFORM, KEY_SYNC_TOKEN, next_batch)
         self._core.liveness.completed(PLATFORM)  # listening: for `ngo-bot health`
         backoff.reset()
         return next_batch
+
+    async def _upkeep(self) -> None:
+        """The key steps after a sync. The first one publishes a new device's keys (after the
+        first sync, so that a first login still skips what was said before it)."""
+        if self.client.olm is None:
+            return
+        try:
+            await matrix_e2ee.upkeep(self.client)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("Matrix key upkeep failed (%s); retrying after the next sync", exc)
+        except Exception:
+            # Never deaf because of keys: the batch is still handled, the step runs again.
+            log.exception("unexpected error in the Matrix key upkeep; retrying after the next sync")
+        if self.key_setup_seconds is None and not self.client.should_upload_keys:
+            self.key_setup_seconds = time.monotonic() - self._started_at
+            log.info(
+                "Matrix: end-to-end encryption ready for device %s (%.2f s after start)",
+                self.client.device_id,
+                self.key_setup_seconds,
+            )
 
     async def _retry_login(self, backoff: Backoff) -> bool:
         try:
@@ -571,7 +716,7 @@ class MatrixTransport:
             call = client.sync(timeout=0, sync_filter=INITIAL_SYNC_FILTER)
         else:
             call = client.sync(
-                timeout=self._sync_timeout_ms,
+                timeout=self._poll_timeout_ms(),
                 sync_filter=SYNC_FILTER,
                 since=since,
                 full_state=full_state or None,
@@ -581,6 +726,14 @@ class MatrixTransport:
             return await self._poll
         finally:
             self._poll = None
+
+    def _poll_timeout_ms(self) -> int:
+        """The long poll, shortened while an unreadable message waits for its key."""
+        if not self._undecryptable:
+            return self._sync_timeout_ms
+        first = min(pending.deadline for pending in self._undecryptable.values())
+        left_ms = int((first - asyncio.get_running_loop().time()) * 1000)
+        return max(100, min(self._sync_timeout_ms, left_ms))
 
     async def _on_sync_error(self, response: Any, backoff: Backoff) -> None:
         errcode = getattr(response, "status_code", None)
@@ -677,12 +830,17 @@ class MatrixTransport:
             if source.get("sender") == self.user_id:
                 continue
             if source.get("type") == ENCRYPTED_EVENT:
-                encrypted_event = True
+                if not self.config.e2ee:
+                    encrypted_event = True
+                elif isinstance(event, MegolmEvent):
+                    await self._on_undecryptable(room, event)
+                else:
+                    log.info("Matrix: skipped an encrypted event in %s (not Megolm)", room.room_id)
             elif isinstance(event, RoomMemberEvent) and event.membership in ("leave", "ban"):
                 someone_left = True
             elif source.get("type") == "m.room.message":
                 await self._on_message(room, source)
-        if room.encrypted or encrypted_event:
+        if not self.config.e2ee and (room.encrypted or encrypted_event):
             await self._tell_encryption_unsupported(room.room_id)
         if someone_left and room.joined_count <= 1 and room.invited_count == 0:
             await self._leave_empty_room(room.room_id)
@@ -768,6 +926,7 @@ class MatrixTransport:
         sender = source.get("sender")
         if not isinstance(content, dict) or not isinstance(sender, str):
             return
+        self._told_undecryptable.discard((room.room_id, sender))  # their keys reach us again
         relates = content.get("m.relates_to")
         if isinstance(relates, dict) and relates.get("rel_type") == "m.replace":
             return  # an edit of an earlier message, already handled
@@ -820,11 +979,153 @@ class MatrixTransport:
             log.warning("reply in %s not delivered: %s %s", room_id, outcome.kind, outcome.detail)
 
     async def _forget_room(self, chat: ChatRef) -> None:
-        """`forget` erases what this transport keeps about a room (the encryption notice)."""
+        """`forget` erases what this transport keeps about a room: the encryption notice, and
+        with encryption the room's keys (the bot can no longer read what was said before)."""
         if chat.platform != PLATFORM:
             return
         self._noticed_rooms.discard(chat.chat_id)
         await self._state.delete(PLATFORM, ENCRYPTION_NOTICE_PREFIX + chat.chat_id)
+        for event_id, pending in list(self._undecryptable.items()):
+            if pending.room_id == chat.chat_id:
+                await self._done_waiting(event_id)
+        self._told_undecryptable = {
+            told for told in self._told_undecryptable if told[0] != chat.chat_id
+        }
+        if self._client is not None:
+            erased = matrix_e2ee.forget_room_sessions(self._client, chat.chat_id)
+            log.info("Matrix: erased %d room keys of %s", erased, chat.chat_id)
+
+    async def _export_encryption(self, ctx: Context) -> dict[str, Any]:
+        """`export` in an encrypted room: how many of its room keys the store holds."""
+        ref = ctx.chat.ref
+        if ref.platform != PLATFORM or self._client is None:
+            return {}
+        room = self._client.rooms.get(ref.chat_id)
+        if room is None or not room.encrypted:
+            return {}
+        return {
+            "matrix_encryption": {
+                "room_keys_stored": matrix_e2ee.count_room_sessions(self._client, ref.chat_id),
+                "messages_waiting_for_their_key": sorted(
+                    event_id
+                    for event_id, pending in self._undecryptable.items()
+                    if pending.room_id == ref.chat_id
+                ),
+                "what": "the keys that decrypt this room's messages, not the messages",
+            }
+        }
+
+    def _privacy_note(self, chat: ChatRef) -> str | None:
+        return e2ee_privacy_note() if chat.platform == PLATFORM else None
+
+    # ---------------------------------------------------------- unreadable messages
+
+    async def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
+        """A message whose room key has not arrived: ask for the key and wait for it a while
+        (it often comes in the next sync); then tell the person once."""
+        loop = asyncio.get_running_loop()
+        self._undecryptable[event.event_id] = Undecryptable(
+            room.room_id, event, loop.time() + self._undecryptable_wait
+        )
+        # Kept before the sync position moves on: a restart meanwhile still reads the message.
+        await self._state.set(PLATFORM, UNDECRYPTABLE_PREFIX + event.event_id, room.room_id)
+        try:
+            requested = await matrix_e2ee.request_room_key(self.client, event)
+        except TRANSIENT_ERRORS as exc:
+            requested = False
+            log.warning("Matrix: the room key request failed (%s)", type(exc).__name__)
+        log.info(
+            "Matrix: cannot decrypt %s in %s from %s yet (session %s); key %s",
+            event.event_id,
+            room.room_id,
+            event.sender,
+            event.session_id,
+            "requested" if requested else "not requested",
+        )
+
+    async def _retry_undecryptable(self) -> None:
+        """Handle the waiting messages whose key arrived; tell those past their wait."""
+        now = asyncio.get_running_loop().time()
+        for event_id, pending in list(self._undecryptable.items()):
+            try:
+                await self._retry_one(event_id, pending, now)
+            except Exception:
+                await self._done_waiting(event_id)  # not retried forever
+                log.exception("error while handling the late message %s", event_id)
+
+    async def _retry_one(self, event_id: str, pending: Undecryptable, now: float) -> None:
+        """Handle one waiting message if its key is here; tell the person once it waited out."""
+        room = self.client.rooms.get(pending.room_id)
+        decrypted = matrix_e2ee.try_decrypt(self.client, pending.event)
+        if decrypted is not None and room is not None:
+            log.info("Matrix: the key for %s arrived; handling it", event_id)
+            source = getattr(decrypted, "source", None) or {}
+            if source.get("type") == "m.room.message":
+                await self._on_message(room, source)
+            await self._done_waiting(event_id)  # after the answer: a crash repeats, never loses
+        elif now >= pending.deadline or room is None:
+            if room is not None:
+                await self._tell_undecryptable(room, pending.event.sender)
+            await self._done_waiting(event_id)
+
+    async def _done_waiting(self, event_id: str) -> None:
+        self._undecryptable.pop(event_id, None)
+        await self._state.delete(PLATFORM, UNDECRYPTABLE_PREFIX + event_id)
+
+    async def _restore_undecryptable(self) -> None:
+        """After the first sync: the messages that waited for their key when the bot stopped
+        wait again (their key may have come meanwhile, in this very sync)."""
+        if self._restored_waiting or self.client.olm is None:
+            return
+        self._restored_waiting = True
+        stored = await self._state.get_all(PLATFORM, UNDECRYPTABLE_PREFIX)
+        deadline = asyncio.get_running_loop().time() + self._undecryptable_wait
+        for key, room_id in stored.items():
+            event_id = key.removeprefix(UNDECRYPTABLE_PREFIX)
+            try:
+                await self._restore_one(event_id, room_id, deadline)
+            except TRANSIENT_ERRORS:
+                continue  # kept: tried again at the next start
+            except Exception:
+                await self._done_waiting(event_id)
+                log.exception("error while restoring the waiting message %s", event_id)
+        if stored:
+            log.info("Matrix: %d messages wait for their key again", len(self._undecryptable))
+
+    async def _restore_one(self, event_id: str, room_id: str, deadline: float) -> None:
+        response = await self.client.room_get_event(room_id, event_id)
+        event = getattr(response, "event", None)
+        room = self.client.rooms.get(room_id)
+        if isinstance(response, RoomGetEventResponse) and isinstance(event, MegolmEvent):
+            event.room_id = room_id
+            self._undecryptable[event_id] = Undecryptable(room_id, event, deadline)
+            return
+        if getattr(event, "decrypted", False) and room is not None:
+            # nio decrypted it on the way in: its key came while the bot was down.
+            log.info("Matrix: the key for %s came while the bot was down; handling it", event_id)
+            source = getattr(event, "source", None) or {}
+            if source.get("type") == "m.room.message":
+                await self._on_message(room, source)
+        else:
+            log.info("Matrix: %s no longer waits for its key (%s)", event_id, type(response))
+        await self._done_waiting(event_id)
+
+    async def _tell_undecryptable(self, room: MatrixRoom, sender: str) -> None:
+        """Once per person and room until one of their messages can be read again."""
+        if (room.room_id, sender) in self._told_undecryptable:
+            return
+        self._told_undecryptable.add((room.room_id, sender))
+        name = None if self.chat_kind(room) is ChatKind.PRIVATE else room.user_name(sender)
+        language = await self._language_of(ChatRef(PLATFORM, room.room_id))
+        with use_language(language):
+            content = undecryptable_notice(name or None)
+        outcome = await self._send_event(room.room_id, content, uuid.uuid4().hex)
+        log.info(
+            "Matrix: told %s in %s that a message stayed unreadable (%s)",
+            sender,
+            room.room_id,
+            outcome.kind,
+        )
 
     async def _tell_encryption_unsupported(self, room_id: str) -> None:
         """Say once per room (remembered in the database) that encrypted messages are unread."""
@@ -846,6 +1147,9 @@ class MatrixTransport:
         (not in the room, unknown room), or failed."""
         if self._client is None or not self._logged_in:
             return SendOutcome.retry(None, "not connected to the Matrix homeserver")
+        if self._client.olm is not None and not self._synced:
+            # Encrypting needs the room's members and devices, known after the first sync.
+            return SendOutcome.retry(None, "the first Matrix sync has not completed yet")
         language = await self._language_of(ChatRef(PLATFORM, chat_id))
         return await self._deliver(chat_id, reply, language, uuid.uuid4().hex)
 
@@ -863,22 +1167,24 @@ class MatrixTransport:
         file_event: dict[str, Any] | None = None
         if reply.attachment is not None:
             attachment = reply.attachment
+            encrypt = self._is_encrypted(room_id)
             try:
-                uploaded, _keys = await self.client.upload(
+                uploaded, keys = await self.client.upload(
                     io.BytesIO(attachment.data),
-                    content_type=attachment.mime_type,
+                    content_type="application/octet-stream" if encrypt else attachment.mime_type,
                     filename=attachment.filename,
-                    filesize=len(attachment.data),
+                    encrypt=encrypt,
+                    filesize=len(attachment.data),  # AES-CTR keeps the length
                 )
             except TRANSIENT_ERRORS as exc:
                 return SendOutcome.retry(None, f"upload: {type(exc).__name__}")
             if not isinstance(uploaded, UploadResponse):
                 return outcome_of(uploaded)
-            file_event = file_content(
-                attachment.filename,
-                attachment.mime_type,
-                len(attachment.data),
-                uploaded.content_uri,
+            size, mime, uri = len(attachment.data), attachment.mime_type, uploaded.content_uri
+            file_event = (
+                matrix_e2ee.encrypted_file_content(attachment.filename, mime, size, uri, keys)
+                if encrypt
+                else file_content(attachment.filename, mime, size, uri)
             )
         with use_language(language):
             notice = notice_content(reply)
@@ -889,13 +1195,30 @@ class MatrixTransport:
             outcome = replace(outcome, message_id=notice_id) if outcome.message_id else outcome
         return outcome
 
+    def _is_encrypted(self, room_id: str) -> bool:
+        room = self.client.rooms.get(room_id)
+        return self.client.olm is not None and room is not None and room.encrypted
+
     async def _send_event(self, room_id: str, content: dict[str, Any], txn: str) -> SendOutcome:
+        """Send one event; in an encrypted room nio first shares the bot's room key with every
+        member's device (unverified ones too: see the module docstring of matrix_e2ee)."""
+        client = self.client
         try:
-            response = await self.client.room_send(room_id, "m.room.message", content, tx_id=txn)
+            if client.olm is not None and room_id not in client.rooms:
+                response = await matrix_e2ee.send_to_unsynced_room(client, room_id, content, txn)
+                if response is None:
+                    return SendOutcome.retry(None, "encrypted room not synced yet")
+            else:
+                response = await client.room_send(
+                    room_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True
+                )
         except TRANSIENT_ERRORS as exc:
             return SendOutcome.retry(None, type(exc).__name__)
         except LocalProtocolError as exc:
-            return SendOutcome.retry(None, f"not logged in: {exc}")
+            return SendOutcome.retry(None, f"not logged in or room not synced: {exc}")
+        except Exception as exc:  # nio's encryption errors (SendRetryError, OlmTrustError, ...)
+            log.warning("Matrix: could not encrypt for %s: %r", room_id, exc)
+            return SendOutcome.retry(None, f"encryption: {type(exc).__name__}")
         return outcome_of(response)
 
 

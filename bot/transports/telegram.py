@@ -19,7 +19,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,9 +33,11 @@ from telegram import (
     CallbackQuery,
     Chat,
     ChatMemberUpdated,
+    CopyTextButton,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    LinkPreviewOptions,
     Message,
     MessageEntity,
     Update,
@@ -69,17 +71,26 @@ from telegram.ext import _updater as ptb_updater
 from telegram.ext._utils import webhookhandler as ptb_webhook
 from telegram.request import HTTPXRequest
 
-from bot.config import LANGUAGES, Settings
+from bot.clock import utcnow
+from bot.config import ANY_TOPIC, LANGUAGES, ConfigError, Settings
 from bot.core.conversation import looks_like_an_answer
 from bot.core.liveness import POLL, WEBHOOK_CHECK
 from bot.core.markup import split_markup
-from bot.core.messages import MAX_MESSAGE_LENGTH, ChatKind, ChatRef, Incoming, Reply
+from bot.core.messages import (
+    MAX_MESSAGE_LENGTH,
+    THREAD_MARK,
+    ChatKind,
+    ChatRef,
+    Incoming,
+    Reply,
+)
 from bot.core.registry import Audience
 from bot.core.service import Core, apology
 from bot.delivery.limits import Priority, SendLimiter, limits_for
 from bot.i18n import use_language
 from bot.logs import add_log_secret
-from bot.transports.base import OutcomeKind, SendOutcome
+from bot.storage.channels import ConfiguredChannel
+from bot.transports.base import SendOutcome
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +119,16 @@ GONE_PHRASES = (
     "have no rights to send",
     "not enough rights",
     "group chat was deactivated",
+    "need administrator rights in the channel chat",
+    # a forum topic deleted: gone is that topic's chat, not its group
+    "message thread not found",
+    "topic_deleted",
 )
+# A message of ours that can no longer be deleted (over 48 hours old): it is edited instead.
+UNDELETABLE_PHRASES = ("message can't be deleted",)
+NOT_MODIFIED_PHRASE = "message is not modified"
+MESSAGE_GONE_PHRASES = ("message to edit not found", "message to delete not found")
+CHANNEL_DEFAULT_LANGUAGE = "pl"  # an announcement's primary language: Polish is always there
 UNPARSABLE_PHRASES = ("can't parse entities", "unsupported start tag", "can't find end tag")
 # A 400 saying the bot may not send here: muted (restricted) in a group, or a channel-like chat
 # that allows no messages. The chat is still there; a reply into it is pointless until then.
@@ -140,6 +160,32 @@ REPLY_RETRIES = 2  # a reply refused with a 429 is tried again after the pause, 
 
 Fatal = Callable[[str], None]
 JSON = dict[str, Any]
+
+
+def split_target(chat_id: str) -> tuple[int, int | None]:
+    """A stored chat id as Telegram's chat id and forum thread ('-100123#45' -> -100123, 45)."""
+    chat, _mark, thread = chat_id.partition(THREAD_MARK)
+    return int(chat), int(thread) if thread else None
+
+
+def thread_of(message: Message) -> int | None:
+    """The forum topic a message was written in (None: not a forum, or its General topic)."""
+    if message.is_topic_message and message.chat.is_forum and message.message_thread_id:
+        return int(message.message_thread_id)
+    return None
+
+
+def chat_ref_of(chat_id: int, thread: int | None) -> ChatRef:
+    """The chat the core sees: a forum topic is a chat of its own."""
+    suffix = f"{THREAD_MARK}{thread}" if thread is not None else ""
+    return ChatRef(PLATFORM, f"{chat_id}{suffix}")
+
+
+def link_preview(reply: Reply) -> LinkPreviewOptions:
+    """The reply's own link previewed (above the text, small), or no preview at all."""
+    if reply.link_preview:
+        return LinkPreviewOptions(url=reply.link_preview, prefer_small_media=True)
+    return LinkPreviewOptions(is_disabled=True)
 
 
 def update_shape(data: object) -> str:
@@ -406,6 +452,7 @@ class TelegramTransport:
         self, settings: Settings, core: Core, fatal: Fatal, *, limiter: SendLimiter | None = None
     ) -> None:
         assert settings.telegram_token, "TelegramTransport needs TELEGRAM_BOT_TOKEN"
+        check_channel_topics(settings, core.topics.slugs)
         self._settings = settings
         self._core = core
         self._fatal = fatal
@@ -487,6 +534,7 @@ class TelegramTransport:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
         await self._publish_command_menus()
+        await self._check_channels()
         updater = self._app.updater
         assert updater is not None
         if self._settings.telegram_webhook_url:
@@ -513,6 +561,67 @@ class TelegramTransport:
         await self._app.start()
         log.info("Telegram: connected as @%s", self._app.bot.username)
         self.ready.set()
+
+    async def _check_channels(self) -> None:
+        """Find each TELEGRAM_CHANNELS channel and whether the bot may post there; store that.
+
+        A channel that cannot be found, is not a channel, or where the bot is not an
+        administrator allowed to post, is skipped with a warning (until the next start, or
+        until Telegram tells that the bot was made an administrator there).
+        """
+        found: list[ConfiguredChannel] = []
+        for address, (language, topics) in channel_plan(self._settings).items():
+            status = await self._channel_status(address)
+            if status is not None:
+                chat_id, postable = status
+                ref = ChatRef(PLATFORM, str(chat_id))
+                found.append(ConfiguredChannel(ref, address, language, topics, postable))
+        try:
+            await self._core.storage.channels.sync(PLATFORM, found, utcnow())
+        except Exception:
+            log.exception("could not store the Telegram channels; keeping the previous ones")
+            return
+        for channel in found:
+            if channel.postable:
+                log.info(
+                    "channel %s (%s, %s): posting %s",
+                    channel.address,
+                    channel.ref.chat_id,
+                    channel.language,
+                    ", ".join(sorted(channel.topics)),
+                )
+
+    async def _channel_status(self, address: str) -> tuple[int, bool] | None:
+        """The channel's id and whether the bot may post there; None when it is no channel."""
+        bot = self._app.bot
+        try:
+            chat = await bot.get_chat(int(address) if address.lstrip("-").isdigit() else address)
+        except TelegramError as exc:
+            log.warning("TELEGRAM_CHANNELS: cannot find channel %s (%s); skipped", address, exc)
+            return None
+        if chat.type != ChatType.CHANNEL:
+            log.warning(
+                "TELEGRAM_CHANNELS: %s is a %s chat, not a channel; skipped", address, chat.type
+            )
+            return None
+        try:
+            member = await bot.get_chat_member(chat.id, bot.id)
+        except TelegramError as exc:
+            log.warning("TELEGRAM_CHANNELS: cannot check the bot in %s (%s)", address, exc)
+            return chat.id, False
+        postable = member.status == ChatMemberStatus.OWNER or (
+            member.status == ChatMemberStatus.ADMINISTRATOR
+            and bool(getattr(member, "can_post_messages", False))
+        )
+        if not postable:
+            log.warning(
+                "TELEGRAM_CHANNELS: the bot is not an administrator allowed to post in %s "
+                "(its status there: %s); skipped: add the bot as an administrator of the "
+                "channel with the right to post messages",
+                address,
+                member.status,
+            )
+        return chat.id, postable
 
     def _webhook_secret(self) -> str:
         """TELEGRAM_WEBHOOK_SECRET, or a random one for this run: a webhook is never open.
@@ -655,8 +764,9 @@ class TelegramTransport:
         text = self._addressed_text(message, chat)
         if text is None:
             return
+        thread = thread_of(message)
         incoming = Incoming(
-            chat=ChatRef(PLATFORM, str(chat.id)),
+            chat=chat_ref_of(chat.id, thread),
             kind=chat_kind(chat),
             sender=str(message.from_user.id if message.from_user else chat.id),
             sender_is_admin=await self._sender_is_admin(message, chat, text),
@@ -665,7 +775,7 @@ class TelegramTransport:
             reply_to=self._replied_bot_message(message),
             sender_name=message.from_user.full_name if message.from_user else None,
         )
-        await self._answer(chat.id, await self._core.handle(incoming))
+        await self._answer(chat.id, await self._core.handle(incoming), thread=thread)
 
     def _replied_bot_message(self, message: Message) -> str | None:
         """The id of the bot's message this one replies to, if it replies to one."""
@@ -739,8 +849,9 @@ class TelegramTransport:
         is_admin = chat.type == ChatType.PRIVATE or await self._is_chat_admin(
             chat.id, query.from_user.id
         )
+        thread = thread_of(message)
         incoming = Incoming(
-            chat=ChatRef(PLATFORM, str(chat.id)),
+            chat=chat_ref_of(chat.id, thread),
             kind=chat_kind(chat),
             sender=str(query.from_user.id),
             sender_is_admin=is_admin,
@@ -749,7 +860,7 @@ class TelegramTransport:
         )
         replies = await self._core.handle(incoming)
         await query.answer()
-        await self._answer(chat.id, replies, pressed=(query, message))
+        await self._answer(chat.id, replies, pressed=(query, message), thread=thread)
 
     async def _edit(self, query: CallbackQuery, message: Message, reply: Reply) -> bool:
         """Show the reply in the message whose button was pressed; False if it cannot be."""
@@ -760,7 +871,7 @@ class TelegramTransport:
                 reply.text,
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(reply),
-                disable_web_page_preview=True,
+                link_preview_options=link_preview(reply),
             )
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
@@ -781,6 +892,9 @@ class TelegramTransport:
         if present == was_present:
             return
         await self._core.chat_reachable(ref, present)
+        if change.chat.type == ChatType.CHANNEL:
+            log.info("the bot's status in channel %s is now %s", ref, change.new_chat_member.status)
+            return  # a channel gets announcements only, never a greeting
         if present and change.chat.type != ChatType.PRIVATE:
             greeting = Incoming(
                 ref,
@@ -821,8 +935,12 @@ class TelegramTransport:
         language = (chat.language if chat else None) or self._settings.default_language
         with use_language(language):
             text = apology(reference)
+        message = update.effective_message
+        thread = thread_of(message) if message is not None else None
         try:
-            await self._app.bot.send_message(update.effective_chat.id, text)
+            await self._app.bot.send_message(
+                update.effective_chat.id, text, message_thread_id=thread
+            )
         except TelegramError as exc:
             if not await self._refused(update.effective_chat.id, exc):
                 log.warning("could not send the apology for %s: %s", reference, exc)
@@ -835,19 +953,21 @@ class TelegramTransport:
         replies: Sequence[Reply],
         *,
         pressed: tuple[CallbackQuery, Message] | None = None,
+        thread: int | None = None,
     ) -> None:
         """Send interactive replies in order (in place of the pressed button's message when
-        they say so); a chat that refuses one gets nothing more (see `_refused`)."""
+        they say so) into the chat or its forum topic; a chat that refuses one gets nothing
+        more (see `_refused`)."""
         try:
             for reply in replies:
                 if pressed and reply.update_in_place and await self._edit(*pressed, reply):
                     continue
-                await self._deliver(self._app.bot, chat_id, reply)
+                await self._deliver(self._app.bot, chat_id, reply, thread)
         except (Forbidden, BadRequest) as exc:
-            if not await self._refused(chat_id, exc):
+            if not await self._refused(chat_id, exc, thread):
                 raise
 
-    async def _refused(self, chat_id: int, error: TelegramError) -> bool:
+    async def _refused(self, chat_id: int, error: TelegramError, thread: int | None = None) -> bool:
         """Handle a reply the chat refused, like a broadcast's outcome; False if it is not one.
 
         Gone (403: kicked, blocked, deactivated; 400 chat not found): the chat is marked
@@ -856,65 +976,51 @@ class TelegramTransport:
         """
         kind = refusal(error)
         if kind is Refusal.GONE:
-            await self._core.chat_reachable(ChatRef(PLATFORM, str(chat_id)), False)
+            text = str(error).lower()
+            if "thread" not in text and "topic" not in text:
+                thread = None  # the whole group refuses, not only the topic
+            await self._core.chat_reachable(chat_ref_of(chat_id, thread), False)
             log.warning("chat %s refused a reply (%s); marked inactive", chat_id, error)
         elif kind is Refusal.MUTED:
             log.warning("chat %s refused a reply: the bot may not send there (%s)", chat_id, error)
         return kind is not None
 
-    async def _deliver(self, bot: Bot, chat_id: int, reply: Reply) -> str:
+    async def _deliver(
+        self, bot: Bot, chat_id: int, reply: Reply, thread: int | None = None
+    ) -> Message:
         """Send a reply: HTML split under the limit, buttons on the last part, then the file.
-        Returns the id of the first message sent."""
+
+        Into the forum topic `thread` when given; the reply's own link is the one previewed;
+        a silent reply arrives without a sound. Returns the last text message sent.
+        """
         parts = split_markup(reply.text, MAX_MESSAGE_LENGTH)
-        first = ""
+        sent: Message | None = None
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
             sent = await bot.send_message(
                 chat_id,
                 part,
                 parse_mode=ParseMode.HTML,
-                disable_web_page_preview=True,
+                link_preview_options=link_preview(reply),
                 reply_markup=keyboard(reply) if last else None,
+                message_thread_id=thread,
+                disable_notification=reply.silent or None,
             )
-            first = first or str(sent.message_id)
         if reply.attachment is not None:
             await bot.send_document(
                 chat_id,
                 InputFile(reply.attachment.data, filename=reply.attachment.filename),
+                message_thread_id=thread,
+                disable_notification=reply.silent or None,
             )
-        return first
+        assert sent is not None
+        return sent
 
     async def send(self, chat_id: str, reply: Reply) -> SendOutcome:
         """Send a broadcast message and map Telegram's answer to a neutral outcome."""
-        return await self._outcome_of(
-            chat_id, lambda: self._deliver(self._broadcast_bot, int(chat_id), reply)
-        )
-
-    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> SendOutcome:
-        """Rewrite an earlier message of the bot (a question's copy after `forget`)."""
-
-        async def edit_text() -> str:
-            await self._broadcast_bot.edit_message_text(
-                reply.text,
-                chat_id=int(chat_id),
-                message_id=int(message_id),
-                parse_mode=ParseMode.HTML,
-                disable_web_page_preview=True,
-            )
-            return message_id
-
-        outcome = await self._outcome_of(chat_id, edit_text)
-        detail = outcome.detail.lower()
-        if outcome.kind is OutcomeKind.FAILED and (
-            "not found" in detail or "not modified" in detail
-        ):
-            return SendOutcome.sent()  # deleted meanwhile, or already so: nothing to edit
-        return outcome
-
-    async def _outcome_of(self, chat_id: str, request: Callable[[], Awaitable[str]]) -> SendOutcome:
-        """Run one request to a chat and map Telegram's answer to a neutral outcome."""
+        chat, thread = split_target(chat_id)
         try:
-            message_id = await request()
+            sent = await self._deliver(self._broadcast_bot, chat, reply, thread)
         except RetryAfter as exc:
             return SendOutcome.retry(retry_after_seconds(exc), "flood control")
         except ChatMigrated as exc:
@@ -935,7 +1041,68 @@ class TelegramTransport:
             return SendOutcome.retry(None, f"{type(exc).__name__}: {exc}")
         except TelegramError as exc:
             return SendOutcome.failed(f"{type(exc).__name__}: {exc}")
-        return SendOutcome.sent(message_id or None)
+        return SendOutcome.sent(str(sent.message_id))
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> SendOutcome:
+        """Replace the text (and buttons) of a message the bot sent: a corrected channel post."""
+        chat, _thread = split_target(chat_id)
+        try:
+            await self._broadcast_bot.edit_message_text(
+                reply.text,
+                chat_id=chat,
+                message_id=int(message_id),
+                parse_mode=ParseMode.HTML,
+                link_preview_options=link_preview(reply),
+                reply_markup=keyboard(reply),
+            )
+        except BadRequest as exc:
+            if NOT_MODIFIED_PHRASE in str(exc).lower():
+                return SendOutcome.sent(message_id, "not modified")
+            return self._change_refused(chat_id, message_id, exc)
+        except TelegramError as exc:
+            return self._outcome_of(chat_id, exc)
+        return SendOutcome.sent(message_id)
+
+    async def delete(self, chat_id: str, message_id: str, fallback: Reply) -> SendOutcome:
+        """Delete a message the bot sent (a cancelled channel post); when Telegram no longer
+        allows it (after 48 hours), edit it to `fallback`, the cancellation notice."""
+        chat, _thread = split_target(chat_id)
+        try:
+            await self._broadcast_bot.delete_message(chat, int(message_id))
+        except BadRequest as exc:
+            text = str(exc).lower()
+            if any(phrase in text for phrase in UNDELETABLE_PHRASES):
+                log.info("message %s in %s can no longer be deleted; editing it", message_id, chat)
+                return await self.edit(chat_id, message_id, fallback)
+            if "message to delete not found" in text:
+                return SendOutcome.sent(message_id, "already deleted")
+            return self._change_refused(chat_id, message_id, exc)
+        except TelegramError as exc:
+            return self._outcome_of(chat_id, exc)
+        return SendOutcome.sent(message_id, "deleted")
+
+    def _change_refused(self, chat_id: str, message_id: str, error: BadRequest) -> SendOutcome:
+        """An edit or delete refused: the message is gone (failed, logged), or the chat is."""
+        text = str(error).lower()
+        if any(phrase in text for phrase in MESSAGE_GONE_PHRASES):
+            log.warning("message %s in %s is gone: %s", message_id, chat_id, error)
+            return SendOutcome.failed(str(error))
+        return self._outcome_of(chat_id, error)
+
+    def _outcome_of(self, chat_id: str, error: TelegramError) -> SendOutcome:
+        """A Telegram error as a neutral outcome (as for a sent message)."""
+        if isinstance(error, RetryAfter):
+            return SendOutcome.retry(retry_after_seconds(error), "flood control")
+        if isinstance(error, Forbidden):
+            return SendOutcome.gone(str(error))
+        if isinstance(error, BadRequest):
+            text = str(error).lower()
+            if any(phrase in text for phrase in GONE_PHRASES):
+                return SendOutcome.gone(str(error))
+            return SendOutcome.failed(str(error))
+        if isinstance(error, (TimedOut, NetworkError)):
+            return SendOutcome.retry(None, f"{type(error).__name__}: {error}")
+        return SendOutcome.failed(f"{type(error).__name__}: {error}")
 
 
 class Refusal(enum.Enum):
@@ -957,6 +1124,38 @@ def refusal(error: TelegramError) -> Refusal | None:
     if any(phrase in text for phrase in GONE_PHRASES):
         return Refusal.GONE
     return None
+
+
+def check_channel_topics(settings: Settings, slugs: Collection[str]) -> None:
+    """Refuse a TELEGRAM_CHANNELS entry naming a topic that does not exist."""
+    for route in settings.telegram_channels:
+        if route.topic != ANY_TOPIC and route.topic not in slugs:
+            raise ConfigError(
+                f"TELEGRAM_CHANNELS: the entry for {route.channel} names the topic "
+                f"{route.topic!r}, which does not exist (topics: {', '.join(sorted(slugs))}, "
+                f"or {ANY_TOPIC} for all)"
+            )
+
+
+def channel_plan(settings: Settings) -> dict[str, tuple[str, frozenset[str]]]:
+    """Each configured channel with its language and topics.
+
+    An entry without a language takes the one another entry gives that channel, else Polish,
+    the language every announcement is written in.
+    """
+    languages: dict[str, str] = {}
+    topics: dict[str, set[str]] = {}
+    names: dict[str, str] = {}
+    for route in settings.telegram_channels:
+        key = route.channel.lower()
+        names.setdefault(key, route.channel)
+        topics.setdefault(key, set()).add(route.topic)
+        if route.language is not None:
+            languages.setdefault(key, route.language)
+    return {
+        names[key]: (languages.get(key, CHANNEL_DEFAULT_LANGUAGE), frozenset(found))
+        for key, found in topics.items()
+    }
 
 
 def generate_webhook_secret() -> str:
@@ -986,12 +1185,15 @@ def command_entity(message: Message) -> str | None:
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Buttons as an inline keyboard; callback data is the command (within 64 bytes)."""
+    """Buttons as an inline keyboard; callback data is the command (within 64 bytes); a copy
+    button copies its text to the clipboard."""
     rows = [
         [
-            InlineKeyboardButton(button.label, callback_data=button.command)
+            InlineKeyboardButton(button.label, copy_text=CopyTextButton(button.copy_text))
+            if button.copy_text
+            else InlineKeyboardButton(button.label, callback_data=button.command)
             for button in row
-            if len(button.command.encode()) <= CALLBACK_DATA_LIMIT
+            if button.copy_text or 0 < len(button.command.encode()) <= CALLBACK_DATA_LIMIT
         ]
         for row in reply.buttons
     ]

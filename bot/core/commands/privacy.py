@@ -13,6 +13,7 @@ from bot.core.markup import bold, escape
 from bot.core.messages import Attachment, Button, Reply, confirmation_reply
 from bot.core.registry import registry
 from bot.i18n import N_, _
+from bot.storage.chats import Chat
 
 
 @registry.command("privacy", N_("What the bot stores about this chat, and your rights"))
@@ -53,6 +54,12 @@ async def privacy(ctx: Context, args: str) -> list[Reply]:
             "logout or 12 idle hours) are kept with their identity and times, never the tokens "
             "themselves."
         ),
+        _(
+            "In a forum group each topic with its own subscriptions is kept the same way, as a "
+            "chat of its own; {forget} in a topic erases that topic, in the group's main chat "
+            "the group and all its topics."
+        ).format(forget=ctx.cmd("forget")),
+        *transport_notes(ctx),
         _("Why: to send this chat the topics it chose, in its language."),
         _(
             "How long: until you erase it with {forget}. A chat that blocks or removes the bot is "
@@ -65,6 +72,12 @@ async def privacy(ctx: Context, args: str) -> list[Reply]:
         ).format(export=ctx.cmd("export"), forget=ctx.cmd("forget")),
     ]
     return [Reply("\n\n".join(lines))]
+
+
+def transport_notes(ctx: Context) -> list[str]:
+    """What the chat's transport keeps beside the database (e.g. Matrix encryption keys)."""
+    notes = (note(ctx.chat.ref) for note in ctx.core.privacy_notes)
+    return [note.format(forget=ctx.cmd("forget")) for note in notes if note is not None]
 
 
 @registry.command("export", N_("Everything stored about this chat, as a file"))
@@ -97,10 +110,14 @@ async def forget(ctx: Context, args: str) -> list[Reply]:
         ]
     for erase in ctx.core.erase_hooks:
         await erase(ctx)
+    threads = await ctx.storage.chats.threads_of(ctx.chat.ref)
     await ctx.storage.chats.delete(ctx.chat.id)
+    await ctx.storage.chats.delete_threads(ctx.chat.ref)
     await forget_refusals(ctx)
     if not ctx.incoming.kind.is_shared:  # the person's web console sessions and login links
         await ctx.storage.web.forget_identity(ctx.actor)
+    for thread in threads:  # a group's topics: the refusals recorded there go too
+        await ctx.storage.staff.forget_refusals(chat=str(thread.ref))
     for hook in ctx.core.forget_hooks:
         await hook(ctx.chat.ref)
     return [
@@ -143,6 +160,9 @@ async def export_data(ctx: Context) -> dict[str, Any]:
             {"topic": topic, "since": to_db(since)} for topic, since in subscriptions.items()
         ],
     }
+    threads = await ctx.storage.chats.threads_of(chat.ref)
+    if threads:
+        data["threads"] = [await thread_data(ctx, thread) for thread in threads]
     inbox = await ctx.storage.inbox.all_for(chat.id)
     if inbox:
         data["console_inbox"] = [{"at": to_db(m.created_at), "text": m.text} for m in inbox]
@@ -165,6 +185,20 @@ async def export_data(ctx: Context) -> dict[str, Any]:
     for provider in ctx.core.export_providers:
         data.update(await provider(ctx))
     return data
+
+
+async def thread_data(ctx: Context, thread: Chat) -> dict[str, Any]:
+    """A thread of the chat (a forum topic): its id, language and subscriptions."""
+    subscriptions = await ctx.storage.chats.subscribed_at(thread.id)
+    return {
+        "chat_id": thread.ref.chat_id,
+        "language": thread.language,
+        "active": thread.active,
+        "created_at": to_db(thread.created_at),
+        "subscriptions": [
+            {"topic": topic, "since": to_db(since)} for topic, since in subscriptions.items()
+        ],
+    }
 
 
 def safe_name(text: str) -> str:

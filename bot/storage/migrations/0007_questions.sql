@@ -29,12 +29,6 @@ ALTER TABLE broadcasts_new RENAME TO broadcasts;
 CREATE INDEX broadcasts_by_announcement ON broadcasts (announcement_id, purpose);
 CREATE INDEX broadcasts_unfinished ON broadcasts (id) WHERE finished_at IS NULL;
 
--- The platform's id of the message a row became (a Telegram message id, a Matrix event id):
--- a staff member's reply to a question post is matched to its question by it.
-ALTER TABLE outbox ADD COLUMN sent_message_id TEXT;
-CREATE INDEX outbox_sent_message ON outbox (chat_ref, sent_message_id)
-    WHERE sent_message_id IS NOT NULL;
-
 CREATE TABLE questions (
     id              INTEGER PRIMARY KEY,
     -- the asking chat: where the answer goes (the question goes with it when the chat is erased)
@@ -51,7 +45,8 @@ CREATE TABLE questions (
 CREATE INDEX questions_by_chat ON questions (chat_ref, state);
 CREATE INDEX questions_by_state ON questions (state, asked_at);
 
--- A question's posts: one broadcast per staff chat (its outbox row keeps the sent message id).
+-- A question's posts: one broadcast per staff chat. Its outbox row keeps the id of the message
+-- it became (outbox.platform_message_id, added by 0011): a staff member's reply is matched by it.
 CREATE TABLE question_posts (
     question_id     INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
     broadcast_id    INTEGER NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,
