@@ -464,7 +464,6 @@ class PlatformSender:
         try:
             if message.purpose == EDIT_PURPOSE:
                 return await self._edit(message)
-            return await self._transport.send(message.chat_id, reply)
             if message.action is Action.SEND:
                 return await self._transport.send(message.chat_id, reply)
             return await self._change(message, reply)
