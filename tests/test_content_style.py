@@ -93,8 +93,10 @@ def test_ukrainian_has_no_polish_ordinal_dot_and_one_name_for_the_commissions() 
 def test_polish_addresses_the_reader_in_lowercase() -> None:
     texts = catalog_strings("pl") + [(f"faq {i}", t) for i, t in answers("pl")]
     for where, text in texts:
-        # "Twój e-PIT" is the name of a service; a sentence may start with a capital
+        # "Twój e-PIT" is the name of a service; a sentence may start with a capital, also
+        # after a leading emoji ("📨 Twoje pytanie…")
         without_names = re.sub(r"Tw(ój|oim|ojego|ojemu) e-PIT", "", text)
+        without_names = re.sub(r"^[^\w\s]+\s*", "", without_names)
         assert not re.search(
             r"(?<![.!?:•]\s)(?<!^)\b(Twoj\w*|Twój|Ciebie|Cię|Tobie)\b", without_names
         ), where

@@ -46,7 +46,7 @@ CREATE INDEX questions_by_chat ON questions (chat_ref, state);
 CREATE INDEX questions_by_state ON questions (state, asked_at);
 
 -- A question's posts: one broadcast per staff chat. Its outbox row keeps the id of the message
--- it became (outbox.platform_message_id, added by 0011): a staff member's reply is matched by it.
+-- it became (outbox.platform_message_id, added by 0009): a staff member's reply is matched by it.
 CREATE TABLE question_posts (
     question_id     INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
     broadcast_id    INTEGER NOT NULL REFERENCES broadcasts (id) ON DELETE CASCADE,

@@ -1,3 +1,0 @@
--- Reserved: number 0010 belongs to another branch merged beside this one (the migration numbers
--- must run without gaps). This file only fills the gap on the Telegram channels branch; whoever
--- merges the branch that owns 0010 deletes this file. It changes nothing.
