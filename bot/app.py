@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.config import Settings
-from bot.core.commands import announce, digest, web
+from bot.core.commands import announce, digest, questions, web
 from bot.core.service import Core
 from bot.core.topics import load_topics
 from bot.delivery import Dispatcher
@@ -46,6 +46,9 @@ def build_core(storage: Storage, settings: Settings) -> Core:
     core.flow_handlers.append(announce.flow_text)
     core.export_providers.append(announce.export_drafts)
     core.export_providers.append(digest.export_digest)
+    core.export_providers.append(questions.export_questions)
+    core.reply_handlers.append(questions.staff_reply)
+    core.erase_hooks.append(questions.erase_questions)
     core.export_providers.append(web.export_web)
     return core
 
@@ -94,6 +97,7 @@ class BotRuntime:
             storage, settings, core.topics, on_broadcast=self.dispatcher.wake
         )
         self.services: list[Service] = [self.dispatcher, self.scheduler]
+        core.outbox_written_hooks.append(self.dispatcher.wake)
         if settings.web_listen is not None:
             self.services.append(self._web_server(settings.web_listen))
         self.heartbeat = HeartbeatService(

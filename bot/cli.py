@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSIONS: list[Callable[[Any], None]] = [add_faq_parser]
 """Feature modules add their sub-commands here (each gets the sub-parsers object)."""
 
-EXTENSION_MODULES = ("bot.announce_cli", "bot.web.console.cli")
+EXTENSION_MODULES = ("bot.announce_cli", "bot.web.console.cli", "bot.questions.cli")
 """Modules imported before the parser is built; importing one appends to EXTENSIONS."""
 
 
@@ -122,7 +122,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ngo-bot: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    quiet_commands = ("chat", "stats", "health", "faq", "announce", "deliveries", "calendar", "web")
+    quiet_commands = (
+        "chat",
+        "stats",
+        "health",
+        "faq",
+        "announce",
+        "deliveries",
+        "calendar",
+        "web",
+        "questions",
+    )
     quiet = args.command in quiet_commands and "BOT_LOG_LEVEL" not in os.environ
     configure_logging("WARNING" if quiet else settings.log_level, settings.secrets())
     try:
@@ -176,6 +186,7 @@ async def cmd_chat(args: argparse.Namespace, settings: Settings, *, heartbeat: b
         dispatcher = Dispatcher(
             storage, settings, core.topics, {"console": ConsoleTransport(storage)}
         )
+        core.outbox_written_hooks.append(dispatcher.wake)
         from bot.scheduler import ReminderScheduler
 
         scheduler = ReminderScheduler(storage, settings, core.topics, on_broadcast=dispatcher.wake)

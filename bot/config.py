@@ -6,7 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +17,9 @@ DEFAULT_TELEGRAM_MAX_RATE = 25.0
 DEFAULT_WEBHOOK_LISTEN = "0.0.0.0:8443"
 # How long a network transport may go without a completed poll or sync before health fails.
 DEFAULT_HEALTH_POLL_SECONDS = 120.0
+# Open questions for the office older than this are listed once a working day in the staff chats.
+DEFAULT_QUESTION_REMIND = "48h"
+STAFF_CHAT_PLATFORMS = ("telegram", "matrix", "console")
 WEB_URL_SCHEMES = ("http://", "https://")
 
 
@@ -67,6 +70,10 @@ class Settings:
     operator: str | None = None
     log_level: str = "INFO"
     health_poll_seconds: float = DEFAULT_HEALTH_POLL_SECONDS
+    # 'telegram:<chat id>', 'matrix:<room id>', 'console:<name>': where questions for the office
+    # go (in the order given); none: the feature is off.
+    staff_chats: tuple[str, ...] = ()
+    question_remind: timedelta = timedelta(hours=48)
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_base_url: str | None = None
     telegram_max_rate: float = DEFAULT_TELEGRAM_MAX_RATE
@@ -102,6 +109,11 @@ class Settings:
     @property
     def matrix_enabled(self) -> bool:
         return bool(self.matrix_homeserver)
+
+    @property
+    def questions_enabled(self) -> bool:
+        """Whether questions can be sent to the office (BOT_STAFF_CHATS is set)."""
+        return bool(self.staff_chats)
 
     @property
     def web_enabled(self) -> bool:
@@ -142,6 +154,10 @@ class Settings:
             operator=_get(env, "BOT_OPERATOR"),
             log_level=_parse_log_level(_get(env, "BOT_LOG_LEVEL") or "INFO"),
             health_poll_seconds=_parse_health_poll_seconds(_get(env, "BOT_HEALTH_POLL_SECONDS")),
+            staff_chats=parse_staff_chats(_get(env, "BOT_STAFF_CHATS")),
+            question_remind=parse_question_remind(
+                _get(env, "BOT_QUESTION_REMIND") or DEFAULT_QUESTION_REMIND
+            ),
             telegram_token=_get(env, "TELEGRAM_BOT_TOKEN"),
             telegram_api_base_url=_get(env, "TELEGRAM_API_BASE_URL"),
             telegram_max_rate=_parse_rate(_get(env, "TELEGRAM_MAX_RATE")),
@@ -294,6 +310,44 @@ def _parse_health_poll_seconds(raw: str | None) -> float:
     if not 0 < seconds <= 86_400:
         raise ConfigError("BOT_HEALTH_POLL_SECONDS: must be above 0 and at most 86400 (a day)")
     return seconds
+
+
+def parse_staff_chats(raw: str | None) -> tuple[str, ...]:
+    """'telegram:-100123, matrix:!room:server, console:office' -> the chats, in order."""
+    if not raw:
+        return ()
+    chats: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        platform, _sep, chat_id = item.partition(":")
+        if platform not in STAFF_CHAT_PLATFORMS or not chat_id.strip() or " " in chat_id:
+            raise ConfigError(
+                f"BOT_STAFF_CHATS: {item!r} is not 'telegram:<chat id>', 'matrix:<room id>' "
+                "or 'console:<name>'"
+            )
+        if platform == "telegram" and not chat_id.lstrip("-").isdigit():
+            raise ConfigError(f"BOT_STAFF_CHATS: {item!r}: a Telegram chat id is a number")
+        if item not in chats:
+            chats.append(item)
+    return tuple(chats)
+
+
+def parse_question_remind(raw: str) -> timedelta:
+    """'48h', '2d', '90m', '1w': one offset of the --remind grammar, without @HH:MM."""
+    from bot.reminders.offsets import OffsetError, parse_offsets
+
+    problem = (
+        f"BOT_QUESTION_REMIND: {raw!r} is not a number followed by w, d, h or m (e.g. 48h or 2d)"
+    )
+    try:
+        offsets = parse_offsets(raw)
+    except OffsetError as exc:
+        raise ConfigError(problem) from exc
+    if len(offsets) != 1 or offsets[0].at is not None or offsets[0].mondays:
+        raise ConfigError(problem)
+    delay = timedelta(days=offsets[0].days) + offsets[0].duration
+    if delay <= timedelta(0):
+        raise ConfigError("BOT_QUESTION_REMIND: must be more than 0")
+    return delay
 
 
 def parse_channels(raw: str | None) -> tuple[ChannelRoute, ...]:

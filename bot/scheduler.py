@@ -1,4 +1,5 @@
-"""The scheduler: sends each planned reminder when it falls due, and the weekly digests.
+"""The scheduler: sends each planned reminder when it falls due, the weekly digests, and the
+daily reminder of questions for the office left open.
 
 One APScheduler 3 `AsyncIOScheduler` in BOT_TIMEZONE, a Service of BotRuntime started after the
 dispatcher. The database is the only source of truth: every reminder is a row of the
@@ -53,6 +54,7 @@ from bot.clock import utcnow
 from bot.config import Settings
 from bot.core.context import command_prefix
 from bot.core.topics import Topics
+from bot.questions.service import QuestionService
 from bot.reminders.planner import HORIZON, Reason, send_time, wanted
 from bot.storage import Storage
 from bot.storage.reminders import Reminder, ReminderState
@@ -108,6 +110,7 @@ class ReminderScheduler:
         self._service = AnnouncementService(
             storage, settings, topics, clock, horizon=self._policy.horizon
         )
+        self._questions = QuestionService(storage, settings)
         self._scheduler: Any = None
         self._jobs: dict[int, datetime] = {}
         self._version: int | None = None
@@ -144,6 +147,12 @@ class ReminderScheduler:
             id="digest",
         )
         await self.send_digests()
+        # Ask the office: every hour (at :00, so 09:00 is on time) remind the staff chats of old
+        # open questions once a working day, and drop questions past their 90 days.
+        self._scheduler.add_job(
+            self.questions_housekeeping, CronTrigger(minute=0, timezone=tz), id="questions"
+        )
+        await self.questions_housekeeping()
         self._poller = asyncio.create_task(self._poll_loop(), name="reminder-sync")
 
     async def stop(self) -> None:
@@ -332,6 +341,31 @@ class ReminderScheduler:
     def _notify(self) -> None:
         if self._on_broadcast is not None:
             self._on_broadcast()
+
+    # --- questions for the office -----------------------------------------------------------------
+
+    async def questions_housekeeping(self) -> int:
+        """The day's reminder of old open questions (if due), and the 90-day purge; returns the
+        reminder messages queued."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._busy.add(task)
+        try:
+            now = self._clock()
+            purged = await self._questions.purge(now)
+            if purged:
+                log.info("dropped %d questions answered or closed more than 90 days ago", purged)
+            queued = await self._questions.remind(now)
+            if queued:
+                log.info("reminded %d staff chats of open questions", queued)
+                self._notify()
+            return queued
+        except Exception:
+            log.exception("the questions' reminder or purge failed")
+            return 0
+        finally:
+            if task is not None:
+                self._busy.discard(task)
 
     # --- the weekly digest -----------------------------------------------------------------------
 

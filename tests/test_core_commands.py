@@ -206,7 +206,9 @@ async def test_out_of_scope_questions_abstain_kindly_and_are_kept_without_user_i
     assert [b.command for b in reply.all_buttons()] == ["help", "faq contact"]
     rows = await storage.db.fetch_all("SELECT * FROM unanswered_questions")
     assert [row["text"] for row in rows] == ["Jaka będzie jutro pogoda w Krakowie?"]
-    assert set(rows[0].keys()) == {"id", "asked_at", "language", "text"}
+    # question_id: the number of the question for the office it became, if any (no chat id)
+    assert set(rows[0].keys()) == {"id", "asked_at", "language", "text", "question_id"}
+    assert rows[0]["question_id"] is None
     (contact,) = await say("/faq contact")
     assert "Dekerta 24" in contact.text
 

@@ -54,6 +54,11 @@ class Incoming:
     sender_is_admin: bool
     text: str
     language_hint: str | None = None
+    # The platform's id of the bot message this one replies to (Telegram reply_to_message,
+    # Matrix m.in_reply_to), when it replies to one: a staff member answering a question post.
+    reply_to: str | None = None
+    # How the sender is called on the platform (shown to the office's staff only).
+    sender_name: str | None = None
 
     @property
     def sender_identity(self) -> str:

@@ -22,6 +22,7 @@ from bot.core.topics import Topics
 from bot.faq import FaqMatcher
 from bot.i18n import _, language_from_hint, use_language
 from bot.metrics import Metrics
+from bot.questions.drafts import QuestionDrafts
 from bot.storage import Storage
 from bot.storage.chats import Chat
 
@@ -33,6 +34,8 @@ TextHandler = Callable[[Context, str], Awaitable[list[Reply]]]
 FlowHandler = Callable[[Context, str], Awaitable[list[Reply] | None]]
 ExportProvider = Callable[[Context], Awaitable[dict[str, Any]]]
 ForgetHook = Callable[[ChatRef], Awaitable[None]]
+# Run by `forget` before the chat's row goes (its data is still there to find).
+EraseHook = Callable[[Context], Awaitable[None]]
 # A transport's own line for `privacy` about a chat (in the current language), or None.
 PrivacyNote = Callable[[ChatRef], str | None]
 # Told the identity ('telegram:42') whose role an admin changed, e.g. to refresh its menus.
@@ -61,9 +64,17 @@ class Core:
         self.export_providers: list[ExportProvider] = []
         self.faq: FaqMatcher | None = None
         self.forget_hooks: list[ForgetHook] = []
+        self.erase_hooks: list[EraseHook] = []
         self.privacy_notes: list[PrivacyNote] = []
         self.staff_changed_hooks: list[StaffChangedHook] = []
         self.conversations = Conversations()
+        # A reply to one of the bot's messages (Incoming.reply_to) is offered to these first:
+        # a staff member answering a question post by replying to it.
+        self.reply_handlers: list[FlowHandler] = []
+        self.question_drafts = QuestionDrafts()
+        # Told when the core wrote outbox rows that should go now (a question's post, an answer):
+        # the running dispatcher looks at once instead of at its next poll.
+        self.outbox_written_hooks: list[Callable[[], None]] = []
         self.started_at = utcnow()
         # Transports report each completed poll or sync here, for `ngo-bot health`.
         self.liveness = Liveness()
@@ -100,6 +111,11 @@ class Core:
             with use_language(language):
                 return [Reply(apology(reference))]
 
+    def outbox_written(self) -> None:
+        """New outbox rows are due now: wake the dispatcher(s) in this process."""
+        for hook in self.outbox_written_hooks:
+            hook()
+
     async def chat_moved(self, old: ChatRef, new: ChatRef) -> None:
         """A platform gave a chat a new id (a Telegram group became a supergroup)."""
         if await self.storage.chats.move(old, new):
@@ -123,7 +139,7 @@ class Core:
     def command_menu(self, language: str, audience: Audience) -> list[tuple[str, str]]:
         """(name, one-line description) of the commands a role sees, for platform menus."""
         with use_language(language):
-            return [(c.name, _(c.summary)) for c in self.registry.visible(audience)]
+            return [(c.name, _(c.summary)) for c in self.registry.visible(audience, self.settings)]
 
     async def identities_with_role(self, platform: str) -> dict[str, Audience]:
         """Staff and admins on a platform (user part of the identity -> role), for menus."""
@@ -200,7 +216,13 @@ class Core:
 
     async def _free_text(self, ctx: Context, text: str) -> list[Reply]:
         """Free text: the answer to a pending yes/no question, to a flow in progress (private
-        chats only), a choice by its number, else to the text handler (the FAQ)."""
+        chats only), a choice by its number, else to the text handler (the FAQ). A reply to one
+        of the bot's messages goes to the reply handlers first."""
+        if ctx.incoming.reply_to is not None:
+            for handler in self.reply_handlers:
+                replies = await handler(ctx, text)
+                if replies is not None:
+                    return replies
         answered = await self._typed_answer(ctx, text)
         if answered is not None:
             return answered

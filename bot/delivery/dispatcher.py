@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -39,6 +40,10 @@ from bot.transports.base import EditingTransport, OutcomeKind, SendOutcome, Tran
 
 log = logging.getLogger(__name__)
 
+# A row that rewrites an earlier message instead of sending one (detail: its id and new text).
+EDIT_PURPOSE = "edit"
+# A question's post into a staff chat: the id of the message it became is kept.
+QUESTION_PURPOSE = "question"
 # Platforms whose messages can carry a copy-to-clipboard button.
 COPY_BUTTON_PLATFORMS = frozenset({"telegram"})
 
@@ -457,6 +462,8 @@ class PlatformSender:
     async def _send(self, message: ClaimedMessage, reply: Reply) -> SendOutcome:
         """The transport's verdict; an exception from it counts as a transient error."""
         try:
+            if message.purpose == EDIT_PURPOSE:
+                return await self._edit(message)
             if message.action is Action.SEND:
                 return await self._transport.send(message.chat_id, reply)
             return await self._change(message, reply)
@@ -465,6 +472,20 @@ class PlatformSender:
                 "transport %s raised while sending outbox row %d", self.platform, message.id
             )
             return SendOutcome.retry(None, f"{type(exc).__name__}")
+
+    async def _edit(self, message: ClaimedMessage) -> SendOutcome:
+        """Rewrite an earlier message (its id and new text in the row's detail), where the
+        platform can edit; elsewhere there is nothing to do."""
+        edit = getattr(self._transport, "edit", None)
+        try:
+            target = json.loads(message.detail)
+            message_id, text = str(target["message_id"]), str(target["text"])
+        except (ValueError, KeyError, TypeError):
+            return SendOutcome.failed("an edit row without a message id and text")
+        if edit is None:
+            return SendOutcome.sent()
+        outcome: SendOutcome = await edit(message.chat_id, message_id, Reply(text))
+        return outcome
 
     async def _change(self, message: ClaimedMessage, reply: Reply) -> SendOutcome:
         """Edit or delete the chat's post of the publication."""
@@ -479,8 +500,11 @@ class PlatformSender:
     def _settle(self, message: ClaimedMessage, outcome: SendOutcome) -> Settled:
         now = self._clock()
         if outcome.kind is OutcomeKind.SENT:
-            # Only a channel post's id is kept: it is edited or deleted later.
-            keep = message.is_channel and message.action is Action.SEND
+            # A channel post's id is kept (it is edited or deleted later), and a question's
+            # post in a staff chat (a staff member's reply to it is matched by it).
+            keep = message.purpose == QUESTION_PURPOSE or (
+                message.is_channel and message.action is Action.SEND
+            )
             return Settled(
                 message.id,
                 message.chat_ref,

@@ -18,6 +18,7 @@ from bot.storage.faq import UnansweredStore
 from bot.storage.heartbeat import HeartbeatStore
 from bot.storage.inbox import InboxStore
 from bot.storage.outbox import OutboxStore
+from bot.storage.questions import QuestionStore
 from bot.storage.reminders import DigestStore, ReminderStore
 from bot.storage.staff import StaffStore
 from bot.storage.sync_state import SyncStateStore
@@ -40,6 +41,7 @@ class Storage:
         self.outbox = OutboxStore(db)
         self.reminders = ReminderStore(db)
         self.digests = DigestStore(db)
+        self.questions = QuestionStore(db)
         self.web = WebStore(db)
         self.channels = ChannelStore(db)
 

@@ -38,17 +38,19 @@ class UnansweredStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record(self, text: str, language: str, now: datetime | None = None) -> None:
-        """Keep a question the bot could not answer, and drop those past the retention."""
+    async def record(self, text: str, language: str, now: datetime | None = None) -> int:
+        """Keep a question the bot could not answer, and drop those past the retention; return
+        its row id."""
         moment = now or utcnow()
         async with self._db.transaction() as tx:
-            await tx.execute(
+            row_id = await tx.insert(
                 "INSERT INTO unanswered_questions (asked_at, language, text) VALUES (?, ?, ?)",
                 (to_db(moment), language, storable_text(text)),
             )
             await tx.execute(
                 "DELETE FROM unanswered_questions WHERE asked_at < ?", (to_db(moment - RETENTION),)
             )
+        return row_id
 
     async def purge(self, now: datetime | None = None) -> int:
         """Delete questions older than the retention; return how many."""

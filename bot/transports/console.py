@@ -199,9 +199,8 @@ async def run_console(
 async def _next_line(
     chat: ConsoleChat, queue: asyncio.Queue[str | None], interactive: bool
 ) -> str | None:
-    """The next input line; on a terminal, show inbox deliveries while waiting."""
-    if not interactive:
-        return await queue.get()
+    """The next input line; show inbox deliveries while waiting (on a terminal, or a pipe
+    that is kept open: another person's answer arrives while nothing is typed)."""
     while True:
         try:
             return await asyncio.wait_for(queue.get(), timeout=INBOX_POLL_SECONDS)

@@ -23,7 +23,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +307,30 @@ def mentions_user(content: Mapping[str, Any], user_id: str) -> bool:
     return isinstance(user_ids, list) and user_id in user_ids
 
 
+def replied_event(content: Mapping[str, Any]) -> str | None:
+    """The event id a message replies to (its m.in_reply_to relation), if it is a reply."""
+    relates = content.get("m.relates_to")
+    if not isinstance(relates, dict):
+        return None
+    in_reply_to = relates.get("m.in_reply_to")
+    if not isinstance(in_reply_to, dict):
+        return None
+    event_id = in_reply_to.get("event_id")
+    return event_id if isinstance(event_id, str) and event_id else None
+
+
+def edit_content(reply: Reply, event_id: str) -> dict[str, Any]:
+    """An edit (m.replace) of the bot's earlier notice `event_id` to the reply's text."""
+    new = notice_content(reply)
+    return {
+        **new,
+        "body": "* " + new["body"],
+        "formatted_body": "* " + new["formatted_body"],
+        "m.new_content": new,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+    }
+
+
 def as_core_command(text: str) -> str:
     """Matrix '!help' -> the core's '/help'; anything else unchanged."""
     return "/" + text[1:] if text.startswith("!") else text
@@ -320,7 +344,9 @@ def command_name(text: str) -> str:
 
 def outcome_of(response: Any) -> SendOutcome:
     """A nio response to a send, as a neutral outcome for the delivery engine."""
-    if isinstance(response, (RoomSendResponse, UploadResponse)):
+    if isinstance(response, RoomSendResponse):
+        return SendOutcome.sent(str(response.event_id))
+    if isinstance(response, UploadResponse):
         return SendOutcome.sent()
     if not isinstance(response, ErrorResponse):
         return SendOutcome.failed(f"unexpected response {type(response).__name__}")
@@ -888,7 +914,12 @@ class MatrixTransport:
             return text
         if mentioned:
             return text or "/help"
+        if replied_event(content) is not None and self._is_staff_room(room):
+            return text  # a staff member answering a question post by replying to it
         return None
+
+    def _is_staff_room(self, room: MatrixRoom) -> bool:
+        return f"{PLATFORM}:{room.room_id}" in self._core.settings.staff_chats
 
     async def _on_message(self, room: MatrixRoom, source: Mapping[str, Any]) -> None:
         content = source.get("content")
@@ -907,7 +938,16 @@ class MatrixTransport:
         is_admin = kind is ChatKind.PRIVATE or self.is_moderator(room, sender)
         log.debug("Matrix %s in %s from %s", describe(text), room.room_id, sender)
         await self._update_kind(ref, kind)
-        incoming = Incoming(ref, kind, sender, is_admin, text, language_hint=None)
+        incoming = Incoming(
+            ref,
+            kind,
+            sender,
+            is_admin,
+            text,
+            language_hint=None,
+            reply_to=replied_event(content),
+            sender_name=room.user_name(sender) or sender,
+        )
         replies = await self._core.handle(incoming)
         language = await self._language_of(ref)
         for reply in replies:
@@ -1113,6 +1153,15 @@ class MatrixTransport:
         language = await self._language_of(ChatRef(PLATFORM, chat_id))
         return await self._deliver(chat_id, reply, language, uuid.uuid4().hex)
 
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> SendOutcome:
+        """Rewrite the bot's earlier notice (a question's copy after `forget`) with m.replace."""
+        if self._client is None or not self._logged_in:
+            return SendOutcome.retry(None, "not connected to the Matrix homeserver")
+        language = await self._language_of(ChatRef(PLATFORM, chat_id))
+        with use_language(language):
+            content = edit_content(reply, message_id)
+        return await self._send_event(chat_id, content, uuid.uuid4().hex)
+
     async def _deliver(self, room_id: str, reply: Reply, language: str, txn: str) -> SendOutcome:
         """Upload the attachment first (nothing visible yet), then the notice, then the file."""
         file_event: dict[str, Any] | None = None
@@ -1141,7 +1190,9 @@ class MatrixTransport:
             notice = notice_content(reply)
         outcome = await self._send_event(room_id, notice, f"{txn}-notice")
         if outcome.kind is OutcomeKind.SENT and file_event is not None:
+            notice_id = outcome.message_id
             outcome = await self._send_event(room_id, file_event, f"{txn}-file")
+            outcome = replace(outcome, message_id=notice_id) if outcome.message_id else outcome
         return outcome
 
     def _is_encrypted(self, room_id: str) -> bool:

@@ -772,8 +772,17 @@ class TelegramTransport:
             sender_is_admin=await self._sender_is_admin(message, chat, text),
             text=text,
             language_hint=message.from_user.language_code if message.from_user else None,
+            reply_to=self._replied_bot_message(message),
+            sender_name=message.from_user.full_name if message.from_user else None,
         )
         await self._answer(chat.id, await self._core.handle(incoming), thread=thread)
+
+    def _replied_bot_message(self, message: Message) -> str | None:
+        """The id of the bot's message this one replies to, if it replies to one."""
+        replied = message.reply_to_message
+        if replied is None or replied.from_user is None or replied.from_user.id != self._app.bot.id:
+            return None
+        return str(replied.message_id)
 
     def _addressed_text(self, message: Message, chat: Chat) -> str | None:
         """What the core should read, or None when a group message is not for the bot."""

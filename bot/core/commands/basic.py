@@ -57,7 +57,9 @@ async def help_command(ctx: Context, args: str) -> list[Reply]:
     """List what this sender may use, with one line each."""
     lines = [bold(_("What I can do:"))]
     # Everyday commands first, then staff, then admin ones, each group in registration order.
-    for command in sorted(ctx.core.registry.visible(ctx.role), key=lambda c: c.audience):
+    for command in sorted(
+        ctx.core.registry.visible(ctx.role, ctx.settings), key=lambda c: c.audience
+    ):
         usage = f" {_(command.usage)}" if command.usage else ""
         lines.append(f"{escape(ctx.cmd(command.name))}{escape(usage)} — {_(command.summary)}")
     lines.append("")

@@ -3,13 +3,14 @@ staff's list of unanswered questions."""
 
 from __future__ import annotations
 
+from bot.core.commands import questions
 from bot.core.context import Context
 from bot.core.markup import bold, escape, link
 from bot.core.messages import Button, Reply
 from bot.core.registry import Audience, registry
 from bot.faq import FaqMatcher
 from bot.faq.texts import abstain_text, choice_text
-from bot.faq.unanswered import group_questions, has_letters, shorten
+from bot.faq.unanswered import group_questions, has_letters, question_key, shorten
 from bot.i18n import N_, _, use_language
 
 CONTACT_ID = "contact"
@@ -31,10 +32,11 @@ async def faq_text_handler(ctx: Context, text: str) -> list[Reply]:
         )
         return [Reply(escape(choice_text(result.lang)), buttons=choices)]
     ctx.core.metrics.faq_question("abstained")
+    recorded = None
     if has_letters(text):  # a question at all, not a number or a row of signs
-        await ctx.storage.unanswered.record(text, result.lang)
+        recorded = await ctx.storage.unanswered.record(text, result.lang)
     with use_language(result.lang):
-        buttons = (
+        buttons: tuple[tuple[Button, ...], ...] = (
             (
                 Button(_("Commands"), "help"),
                 Button(
@@ -42,7 +44,16 @@ async def faq_text_handler(ctx: Context, text: str) -> list[Reply]:
                 ),
             ),
         )
+    if recorded is not None and await may_ask_office(ctx):
+        buttons += ((questions.ask_button(ctx, text, result.lang, recorded),),)
     return [Reply(escape(abstain_text(result.lang, ctx.cmd("help"))), buttons=buttons)]
+
+
+async def may_ask_office(ctx: Context) -> bool:
+    """Whether the abstention offers to send the question to the office."""
+    return ctx.settings.questions_enabled and not await ctx.storage.questions.is_blocked(
+        ctx.chat.id
+    )
 
 
 @registry.command("faq", N_("Show one FAQ answer"), usage=N_("<id>"), hidden=True)
@@ -61,15 +72,36 @@ async def faq_entry(ctx: Context, args: str) -> list[Reply]:
 )
 async def unanswered(ctx: Context, args: str) -> list[Reply]:
     asked = await ctx.storage.unanswered.most_frequent(limit=None)
-    questions = group_questions(asked, UNANSWERED_SHOWN)
-    if not questions:
+    grouped = group_questions(asked, UNANSWERED_SHOWN)
+    if not grouped:
         return [Reply(_("No unanswered questions in the last 90 days."))]
+    marks = await became_questions(ctx)
     lines = [bold(_("Unanswered questions, most frequent first (last 90 days):"))]
     lines += [
         f"{question.count}× [{', '.join(question.languages)}] {escape(shorten(question.text))}"
-        for question in questions
+        + became(marks.get(question_key(question.text), []))
+        for question in grouped
     ]
+    if marks:
+        lines += [
+            "",
+            _("→ #N: sent to the office as question N (see {questions}).").format(
+                questions=ctx.cmd("questions")
+            ),
+        ]
     return [Reply("\n".join(lines))]
+
+
+async def became_questions(ctx: Context) -> dict[str, list[int]]:
+    """Unanswered texts (by their grouping key) that were sent to the office, with numbers."""
+    marks: dict[str, list[int]] = {}
+    for text, numbers in (await ctx.storage.questions.unanswered_marks()).items():
+        marks.setdefault(question_key(text), []).extend(numbers)
+    return marks
+
+
+def became(numbers: list[int]) -> str:
+    return (" → " + ", ".join(f"#{number}" for number in sorted(set(numbers)))) if numbers else ""
 
 
 def answer_reply(ctx: Context, faq_id: str, language: str) -> Reply:

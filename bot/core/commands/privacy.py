@@ -39,6 +39,12 @@ async def privacy(ctx: Context, args: str) -> list[Reply]:
             "announcement has an author."
         ),
         _(
+            "Questions sent to the office (with {ask} or the button under an answer I could "
+            "not give) are kept with this chat's id until they are answered or closed, then for "
+            "90 days, so that the answer reaches you; the office's staff see the question, its "
+            "language and platform, never your name."
+        ).format(ask=ctx.cmd("ask")),
+        _(
             "When someone tries a command they may not use (a staff command, or a group's "
             "settings without being its administrator), I keep their user id, the command and "
             "the chat for 90 days, to notice misuse."
@@ -102,6 +108,8 @@ async def forget(ctx: Context, args: str) -> list[Reply]:
                 Button(_("No, keep it"), f"forget {DECLINE_WORD}"),
             )
         ]
+    for erase in ctx.core.erase_hooks:
+        await erase(ctx)
     threads = await ctx.storage.chats.threads_of(ctx.chat.ref)
     await ctx.storage.chats.delete(ctx.chat.id)
     await ctx.storage.chats.delete_threads(ctx.chat.ref)

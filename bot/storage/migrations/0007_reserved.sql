@@ -1,3 +1,0 @@
--- Reserved: number 0007 belongs to another branch merged beside this one (the migration
--- numbers must run without gaps). This file only fills the gap on the web console's branch;
--- whoever merges the branch that owns 0007 deletes this file. It changes nothing.
