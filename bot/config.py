@@ -324,8 +324,14 @@ def parse_staff_chats(raw: str | None) -> tuple[str, ...]:
                 f"BOT_STAFF_CHATS: {item!r} is not 'telegram:<chat id>', 'matrix:<room id>' "
                 "or 'console:<name>'"
             )
-        if platform == "telegram" and not chat_id.lstrip("-").isdigit():
-            raise ConfigError(f"BOT_STAFF_CHATS: {item!r}: a Telegram chat id is a number")
+        group, _hash, topic = chat_id.partition("#")  # a forum topic: '<group id>#<topic id>'
+        if platform == "telegram" and not (
+            group.lstrip("-").isdigit() and (not _hash or topic.isdigit())
+        ):
+            raise ConfigError(
+                f"BOT_STAFF_CHATS: {item!r}: a Telegram chat id is a number (a forum topic: "
+                "<group id>#<topic id>)"
+            )
         if item not in chats:
             chats.append(item)
     return tuple(chats)

@@ -207,7 +207,8 @@ def test_settings() -> None:
         "matrix:!room:example.org",
         "console:office",
     )
-    for bad in ("telegram:abc", "slack:x", "console:"):
+    assert parse_staff_chats("telegram:-100123#45") == ("telegram:-100123#45",)
+    for bad in ("telegram:abc", "slack:x", "console:", "telegram:-100#x"):
         with pytest.raises(ConfigError, match="BOT_STAFF_CHATS"):
             parse_staff_chats(bad)
     assert parse_question_remind("48h") == timedelta(hours=48)
@@ -273,3 +274,16 @@ async def test_in_a_group_anyone_may_ask_and_the_answer_goes_to_the_group(
         " JOIN chats c ON c.id = o.chat_ref WHERE b.purpose = 'answer'"
     )
     assert [(r["platform"], r["chat_id"]) for r in rows] == [("telegram", "-100777")]
+
+
+async def test_forget_in_a_forum_group_erases_its_topics_questions(
+    say: Say, storage: Storage
+) -> None:
+    topic = {"platform": "telegram", "kind": ChatKind.GROUP, "sender": "7"}
+    await say("/ask Питання з теми?", chat="-100999#12", **topic)  # type: ignore[arg-type]
+    await say("/ask Питання з групи?", chat="-100999", **topic)  # type: ignore[arg-type]
+    assert len(await storage.questions.in_state(None)) == 2
+    await say("/forget yes", chat="-100999", **topic)  # type: ignore[arg-type]
+    assert await storage.questions.in_state(None) == []
+    details = [r["detail"] for r in await storage.db.fetch_all("SELECT detail FROM broadcasts")]
+    assert not any("Питання з" in detail for detail in details)  # the posts' text is blanked

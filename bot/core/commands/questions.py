@@ -347,5 +347,7 @@ async def export_questions(ctx: Context) -> dict[str, Any]:
 
 async def erase_questions(ctx: Context) -> None:
     """`forget`: the chat's questions go, and their copies in the staff chats say so."""
-    ctx.core.question_drafts.drop_chat(ctx.chat.ref)
-    await service(ctx).erase_chat(ctx.chat, utcnow())
+    erasing = [ctx.chat, *await ctx.storage.chats.threads_of(ctx.chat.ref)]
+    for chat in erasing:  # a forum group's topics are erased with it
+        ctx.core.question_drafts.drop_chat(chat.ref)
+        await service(ctx).erase_chat(chat, utcnow())
