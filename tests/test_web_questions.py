@@ -54,10 +54,14 @@ async def console(core: Core, storage: Storage) -> AsyncIterator[Console]:
     await server.close()
 
 
-async def ask(storage: Storage, settings: Settings, text: str = QUESTION) -> int:
-    """A resident's question filed as the chat's `ask` files it."""
+async def ask(
+    storage: Storage, settings: Settings, text: str = QUESTION, unanswered_id: int | None = None
+) -> int:
+    """A resident's question filed as the chat's `ask` (or the abstention's button) files it."""
     chat = await storage.chats.ensure(OLENA, ChatKind.PRIVATE, "uk")
-    result = await QuestionService(storage, settings).file(chat, text, "uk", utcnow())
+    result = await QuestionService(storage, settings).file(
+        chat, text, "uk", utcnow(), unanswered_id=unanswered_id
+    )
     assert result.number is not None
     return result.number
 
@@ -235,3 +239,18 @@ async def test_with_the_feature_off_nothing_is_offered(core: Core, storage: Stor
         await server.close()
     assert 'href="/questions"' not in dashboard and 'href="/unanswered"' in dashboard
     assert "BOT_STAFF_CHATS" in off and 'name="answer"' not in off
+
+
+async def test_the_unanswered_page_links_the_lines_sent_to_the_office(
+    console: Console, storage: Storage, settings: Settings
+) -> None:
+    line = await storage.unanswered.record(QUESTION, "uk")
+    await storage.unanswered.record("Gdzie jest urząd?", "pl")
+    number = await ask(storage, settings, unanswered_id=line)
+    async with await console.client() as browser:
+        html = await page(console, browser, "/unanswered")
+    rows = html.split("<tr>")[2:]  # the table's rows after its header
+    (sent,) = [row for row in rows if QUESTION in row]
+    (other,) = [row for row in rows if "urząd" in row]
+    assert f'href="/questions?state=all#q{number}">#{number}</a>' in sent
+    assert "/questions?" not in other

@@ -475,8 +475,12 @@ async def cancel_post(request: web.Request, user: StaffUser) -> web.StreamRespon
 
 @staff_page
 async def unanswered(request: web.Request, user: StaffUser) -> web.StreamResponse:
-    groups = await console_of(request).service.unanswered()
-    return render(request, "unanswered.html", user, groups=groups, tab="unanswered")
+    service = console_of(request).service
+    groups = await service.unanswered()
+    sent = await service.sent_to_the_office(groups)
+    return render(
+        request, "unanswered.html", user, rows=list(zip(groups, sent, strict=True)), tab="unanswered"
+    )
 
 
 # The inbox's filters, as the page's `state` query names them ("all" shows every state).

@@ -21,7 +21,7 @@ from bot.config import LANGUAGES, Settings
 from bot.core.commands.staff import STAFF_ROLE, valid_identity
 from bot.core.context import command_prefix
 from bot.core.topics import Topics
-from bot.faq.unanswered import QuestionGroup, group_questions
+from bot.faq.unanswered import QuestionGroup, group_questions, question_key
 from bot.i18n import _, use_language
 from bot.questions.service import PLATFORM_NAMES, language_name
 from bot.storage import Storage
@@ -244,6 +244,14 @@ class ConsoleService:
     async def unanswered(self) -> list[QuestionGroup]:
         questions = await self.storage.unanswered.most_frequent(limit=None, now=self.clock())
         return group_questions(questions, UNANSWERED_LIMIT)
+
+    async def sent_to_the_office(self, groups: list[QuestionGroup]) -> list[list[int]]:
+        """For each unanswered group, the numbers of the questions it became (as the chat's
+        `unanswered` marks them with → #N)."""
+        marks: dict[str, set[int]] = defaultdict(set)
+        for text, numbers in (await self.storage.questions.unanswered_marks()).items():
+            marks[question_key(text)].update(numbers)
+        return [sorted(marks.get(question_key(group.text), ())) for group in groups]
 
     async def questions(self, state: QuestionState | None) -> list[InboxItem]:
         """The office's questions in one state (or all): the open ones oldest first (the next
