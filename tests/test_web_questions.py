@@ -254,3 +254,20 @@ async def test_the_unanswered_page_links_the_lines_sent_to_the_office(
     (other,) = [row for row in rows if "urząd" in row]
     assert f'href="/questions?state=all#q{number}">#{number}</a>' in sent
     assert "/questions?" not in other
+
+
+async def test_twenty_questions_a_page(
+    console: Console, storage: Storage, settings: Settings
+) -> None:
+    service = QuestionService(storage, settings)
+    for n in range(25):
+        chat = await storage.chats.ensure(ChatRef("console", f"r{n}"), ChatKind.PRIVATE, "pl")
+        await service.file(chat, f"Pytanie {n:02}?", "pl", utcnow())
+    async with await console.client() as browser:
+        first = await page(console, browser, "/questions")
+        second = await page(console, browser, "/questions?state=open&page=2")
+        beyond = await page(console, browser, "/questions?page=x")
+    assert first.count('name="answer"') == 20 and "Pytanie 00?" in first
+    assert second.count('name="answer"') == 5 and "Pytanie 24?" in second
+    assert 'rel="next"' in first and 'rel="prev"' in second and 'rel="next"' not in second
+    assert "Pytanie 00?" in beyond and "Pytanie 24?" not in beyond

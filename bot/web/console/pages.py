@@ -530,15 +530,20 @@ async def inbox_view(
     draft: tuple[int, str] | None = None,
     status: int = 200,
 ) -> web.Response:
-    items = await console_of(request).service.questions(
-        None if state == "all" else QuestionState(state)
+    try:
+        number = int(request.query.get("page", "1"))
+    except ValueError:
+        number = 1
+    inbox = await console_of(request).service.questions(
+        None if state == "all" else QuestionState(state), number
     )
     return render(
         request,
         "questions.html",
         user,
         status=status,
-        items=items,
+        items=inbox.items,
+        inbox=inbox,
         state=state,
         filters=INBOX_FILTERS,
         message=message,

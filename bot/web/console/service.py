@@ -39,7 +39,7 @@ PAGE_SIZE = 20
 SNAPSHOT_SECONDS = 15.0
 UNANSWERED_LIMIT = 100
 AUDIT_LIMIT = 200
-QUESTIONS_LIMIT = 200
+QUESTIONS_PAGE = 20
 PREVIEW_PLATFORMS = ("telegram", "matrix")
 
 Clock = Callable[[], datetime]
@@ -129,6 +129,14 @@ class InboxItem:
     @property
     def is_open(self) -> bool:
         return self.question.state is QuestionState.OPEN
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    items: list[InboxItem]
+    page: int
+    pages: int
+    total: int
 
 
 class ConsoleService:
@@ -253,13 +261,17 @@ class ConsoleService:
             marks[question_key(text)].update(numbers)
         return [sorted(marks.get(question_key(group.text), ())) for group in groups]
 
-    async def questions(self, state: QuestionState | None) -> list[InboxItem]:
-        """The office's questions in one state (or all): the open ones oldest first (the next
-        to answer on top), the settled ones latest first."""
+    async def questions(self, state: QuestionState | None, page: int = 1) -> InboxPage:
+        """One page of the office's questions in one state (or all): the open ones oldest
+        first (the next to answer on top), the settled ones latest first. Questions are few
+        (3 open a chat at most, dropped 90 days after they are settled): read whole, then cut."""
         found = await self.storage.questions.in_state(state, limit=1_000_000)
         if state is not QuestionState.OPEN:
             found.sort(key=lambda question: question.id, reverse=True)
-        return [InboxItem(question) for question in found[:QUESTIONS_LIMIT]]
+        pages = max(1, -(-len(found) // QUESTIONS_PAGE))
+        page = min(max(page, 1), pages)
+        shown = found[(page - 1) * QUESTIONS_PAGE : page * QUESTIONS_PAGE]
+        return InboxPage([InboxItem(question) for question in shown], page, pages, len(found))
 
     async def question(self, number: int) -> InboxItem | None:
         question = await self.storage.questions.get(number)
