@@ -479,7 +479,11 @@ async def unanswered(request: web.Request, user: StaffUser) -> web.StreamRespons
     groups = await service.unanswered()
     sent = await service.sent_to_the_office(groups)
     return render(
-        request, "unanswered.html", user, rows=list(zip(groups, sent, strict=True)), tab="unanswered"
+        request,
+        "unanswered.html",
+        user,
+        rows=list(zip(groups, sent, strict=True)),
+        tab="unanswered",
     )
 
 
