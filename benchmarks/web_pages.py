@@ -3,8 +3,8 @@
     PYTHONPATH=. python -m benchmarks.web_pages [--chats 10000] [--requests 200]
 
 A fresh SQLite file with the chats (three platforms, three languages, every topic, subscribed
-over the last 90 days), 40 announcements with their outbox rows, 200 unanswered questions and
-the audit log they leave; the console's real application (bot.web.build_app) on 127.0.0.1; one
+over the last 90 days), 40 announcements with their outbox rows, 200 unanswered questions,
+200 questions for the office (100 answered) and the audit log they leave; the console's real application (bot.web.build_app) on 127.0.0.1; one
 logged-in client asking each page in turn. Prints p50 and p99 of each page's time from request
 to the last byte, in milliseconds.
 """
@@ -27,6 +27,8 @@ from bot.announcements.model import Fields, Kind
 from bot.app import build_core
 from bot.clock import to_db, utcnow
 from bot.config import Settings
+from bot.core.messages import ChatRef
+from bot.questions.service import QuestionService
 from bot.storage import Storage
 from bot.web import WebDeps, build_app
 from bot.weblogin import ConsoleAuth
@@ -35,6 +37,8 @@ PLATFORMS = ("telegram", "matrix", "console")
 LANGUAGES = ("pl", "uk", "en")
 TOPICS = ("grants", "tax", "meetings", "consultations", "news")
 ADMIN = "console:boss"
+STAFF_CHATS = ("console:office",)
+QUESTIONS = 200
 PAGES = (
     "/",
     "/announcements",
@@ -44,6 +48,9 @@ PAGES = (
     "/announcements/40/edit",
     "/announcements/40/cancel",
     "/unanswered",
+    "/questions",
+    "/questions?state=answered",
+    "/questions/150/close",
     "/staff",
     "/audit",
 )
@@ -94,10 +101,28 @@ async def populate(storage: Storage, chats: int) -> None:
         await service.create(fields, actor=ADMIN)
     for n in range(200):
         await storage.unanswered.record(f"Pytanie numer {n} o coś ważnego?", "pl")
+    await ask_the_office(storage, storage_settings(storage))
+
+
+async def ask_the_office(storage: Storage, settings: Settings) -> None:
+    """QUESTIONS questions from as many chats, the first half answered (the page's two lists)."""
+    service = QuestionService(storage, settings)
+    for n in range(QUESTIONS):
+        chat = await storage.chats.get(ChatRef(PLATFORMS[n % 3], f"c{n}"))
+        assert chat is not None
+        text = f"Чи можна отримати компенсацію за оренду приміщення номер {n}? " * 3
+        await service.file(chat, text, chat.language or "uk", utcnow())
+    for number in range(1, QUESTIONS // 2 + 1):
+        await service.answer(number, "Так, через портал. " * 5, ADMIN, ADMIN, utcnow())
 
 
 def storage_settings(storage: Storage) -> Settings:
-    return Settings(db_path=storage.db.path, admins=frozenset({ADMIN}), quiet_hours=None)
+    return Settings(
+        db_path=storage.db.path,
+        admins=frozenset({ADMIN}),
+        quiet_hours=None,
+        staff_chats=STAFF_CHATS,
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -106,7 +131,9 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def measure(chats: int, requests: int, folder: Path) -> dict[str, list[float]]:
-    settings = Settings(db_path=folder / "bench.sqlite3", admins=frozenset({ADMIN}))
+    settings = Settings(
+        db_path=folder / "bench.sqlite3", admins=frozenset({ADMIN}), staff_chats=STAFF_CHATS
+    )
     storage = await Storage.open(settings.db_path)
     try:
         await populate(storage, chats)

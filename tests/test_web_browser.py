@@ -26,7 +26,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.clock import utcnow
+from bot.config import Settings
 from bot.core.messages import ChatKind, ChatRef
+from bot.questions.service import QuestionService
 from bot.storage import Storage
 from tests.conftest import BOT_COMMAND, bot_env
 from tests.test_telegram_run import BotProcess
@@ -35,6 +38,8 @@ from tests.web_helpers import WebBot
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ADMIN = "console:boss"
+STAFF_CHAT = "console:office"
+QUESTION = "Чи можна отримати компенсацію за оренду приміщення для гуртка вишивки?"
 WARSAW = ZoneInfo("Europe/Warsaw")
 CHROMIUM_ARGS = (
     "--headless",
@@ -104,8 +109,19 @@ async def prepare_database(db_path: Path) -> None:
         await storage.unanswered.record("Czy mogę złożyć ofertę po terminie?", "pl")
         await storage.unanswered.record("Чи можна подати заявку англійською?", "uk")
         await storage.staff.add("telegram:4242", "staff", ADMIN)
+        await ask_the_office(storage, db_path)
     finally:
         await storage.close()
+
+
+async def ask_the_office(storage: Storage, db_path: Path) -> None:
+    """Two residents' questions for the office, filed as `ask` files them."""
+    service = QuestionService(storage, Settings(db_path=db_path, staff_chats=(STAFF_CHAT,)))
+    olena = await storage.chats.get(ChatRef("console", "olena"))
+    jan = await storage.chats.get(ChatRef("console", "jan"))
+    assert olena is not None and jan is not None
+    await service.file(olena, QUESTION, "uk", utcnow())
+    await service.file(jan, "Czy stowarzyszenie zwykłe może złożyć ofertę?", "pl", utcnow())
 
 
 def login_link(web: WebBot, tmp_path: Path, env: dict[str, str]) -> str:
@@ -160,7 +176,7 @@ def test_publish_and_cancel_in_a_browser(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    env = {"BOT_ADMINS": ADMIN}
+    env = {"BOT_ADMINS": ADMIN, "BOT_STAFF_CHATS": STAFF_CHAT}
     web = WebBot(tmp_path, env)
     run_bot.append(web.bot)
     web.wait_until_up()
@@ -273,12 +289,24 @@ def test_publish_and_cancel_in_a_browser(
     visit(web.url("/unanswered"))
     assert "Czy mogę złożyć ofertę po terminie?" in browser.page_source
     shot("07-unanswered")
+
+    # The office's questions inbox: answer one from the page, see it answered.
+    follow("Pytania do biura")
+    assert QUESTION in browser.page_source
+    shot("11-questions")
+    field("answer-1").send_keys("Так, до 2 000 зł на рік: заяву подають через портал.")
+    press("#q1 button[type=submit]")
+    assert browser.current_url.startswith(web.url("/questions?state=answered"))
+    answered = browser.find_element(By.ID, "q1").text
+    assert QUESTION in answered and "через портал" in answered and ADMIN in answered
+    shot("12-question-answered")
     visit(web.url("/staff"))
     assert "telegram:4242" in browser.page_source
     shot("08-staff")
     visit(web.url("/audit"))
     audit = browser.find_element(By.TAG_NAME, "tbody").text
     assert "announce publish" in audit and "announce cancel" in audit
+    assert "question answered" in audit
     assert audit.count(ADMIN) >= 3  # the staff member's own identity, not a web: one
     shot("09-audit")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.questions.service import QuestionService
 from bot.web.console import pages
 from bot.web.console.service import ConsoleService
 from bot.web.deps import WebDeps
@@ -21,6 +22,7 @@ def add_console_routes(app: web.Application, deps: WebDeps) -> None:
         settings=deps.settings,
         auth=auth,
         service=ConsoleService(deps.storage, deps.settings, deps.topics, deps.clock),
+        questions=QuestionService(deps.storage, deps.settings, on_written=core.outbox_written),
         templates=pages.template_environment(),
         base_url=deps.base_url,
         staff_changed=core.staff_changed,
@@ -45,6 +47,10 @@ def add_console_routes(app: web.Application, deps: WebDeps) -> None:
         web.get("/announcements/{id}/cancel", pages.cancel_page),
         web.post("/announcements/{id}/cancel", pages.cancel_post),
         web.get("/unanswered", pages.unanswered),
+        web.get("/questions", pages.questions),
+        web.post("/questions/{id}/answer", pages.answer_post),
+        web.get("/questions/{id}/close", pages.close_page),
+        web.post("/questions/{id}/close", pages.close_post),
         web.get("/staff", pages.staff),
         web.post("/staff", pages.staff_post),
         web.get("/audit", pages.audit),

@@ -26,6 +26,8 @@ from bot.announcements.render import format_when
 from bot.announcements.service import UnknownAnnouncement
 from bot.config import LANGUAGES, Settings
 from bot.i18n import LANGUAGE_NAMES, _, ngettext, use_language
+from bot.questions.service import QuestionService, Settle
+from bot.storage.questions import QuestionState
 from bot.web.console import forms
 from bot.web.console.chart import subscription_chart
 from bot.web.console.service import (
@@ -67,6 +69,7 @@ class Console:
     settings: Settings
     auth: ConsoleAuth
     service: ConsoleService
+    questions: QuestionService
     templates: jinja2.Environment
     base_url: str
     staff_changed: StaffChanged
@@ -133,6 +136,7 @@ def render(
             when=when,
             short=short,
             csrf_field=CSRF_FIELD,
+            questions_enabled=console.settings.questions_enabled,
             **context,
         )
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
@@ -471,8 +475,156 @@ async def cancel_post(request: web.Request, user: StaffUser) -> web.StreamRespon
 
 @staff_page
 async def unanswered(request: web.Request, user: StaffUser) -> web.StreamResponse:
-    groups = await console_of(request).service.unanswered()
-    return render(request, "unanswered.html", user, groups=groups, tab="unanswered")
+    service = console_of(request).service
+    groups = await service.unanswered()
+    sent = await service.sent_to_the_office(groups)
+    return render(
+        request,
+        "unanswered.html",
+        user,
+        rows=list(zip(groups, sent, strict=True)),
+        tab="unanswered",
+    )
+
+
+# The inbox's filters, as the page's `state` query names them ("all" shows every state).
+INBOX_FILTERS = ("open", "answered", "closed", "all")
+
+
+def inbox_filter(request: web.Request) -> str:
+    state = request.query.get("state", "open")
+    return state if state in INBOX_FILTERS else "open"
+
+
+def question_number(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+def settle_message(status: Settle, number: int, closing: bool) -> str:
+    """What the page says after an answer or a closing (the chat commands' sentences)."""
+    if status is Settle.DONE and closing:
+        return _("Question #{number} is closed; the person is told.").format(number=number)
+    if status is Settle.DONE:
+        return _("Your answer to #{number} is on its way to the person.").format(number=number)
+    if status is Settle.ANSWERED:
+        return _("Question #{number} has already been answered.").format(number=number)
+    if status is Settle.CLOSED:
+        return _("Question #{number} has already been closed.").format(number=number)
+    if status is Settle.EMPTY:
+        return _("The answer is empty: write it in the box under the question.")
+    return _("There is no question #{number}.").format(number=number)
+
+
+def questions_off(request: web.Request, user: StaffUser) -> web.Response:
+    """BOT_STAFF_CHATS is unset: the inbox is not offered (its link is hidden), and opened
+    directly the page says so."""
+    return render(request, "questions_off.html", user, status=404, tab="questions")
+
+
+async def inbox_view(
+    request: web.Request,
+    user: StaffUser,
+    *,
+    state: str,
+    message: str = "",
+    problem: str = "",
+    draft: tuple[int, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    try:
+        number = int(request.query.get("page", "1"))
+    except ValueError:
+        number = 1
+    inbox = await console_of(request).service.questions(
+        None if state == "all" else QuestionState(state), number
+    )
+    return render(
+        request,
+        "questions.html",
+        user,
+        status=status,
+        items=inbox.items,
+        inbox=inbox,
+        state=state,
+        filters=INBOX_FILTERS,
+        message=message,
+        problem=problem,
+        draft=draft,
+        tab="questions",
+    )
+
+
+@staff_page
+async def questions(request: web.Request, user: StaffUser) -> web.StreamResponse:
+    """The office's questions inbox: open ones by default, answered ones with their answer."""
+    if not console_of(request).settings.questions_enabled:
+        return questions_off(request, user)
+    message = ""
+    for done, closing in (("answered", False), ("closed", True)):
+        number = request.query.get(done, "")
+        if number.isdigit():
+            message = settle_message(Settle.DONE, int(number), closing)
+    return await inbox_view(request, user, state=inbox_filter(request), message=message)
+
+
+@staff_page
+async def answer_post(request: web.Request, user: StaffUser) -> web.StreamResponse:
+    """Answer from the page: the same service as `answer N …` in chat, audited as the
+    signed-in staff member; the answer goes through the outbox to the asking chat."""
+    console = console_of(request)
+    if not console.settings.questions_enabled:
+        return questions_off(request, user)
+    number = question_number(request)
+    text = (await posted_form(request)).get("answer", "")
+    status, _question = await console.questions.answer(
+        number, text, user.identity, user.identity, console.service.clock()
+    )
+    if status is Settle.DONE:
+        raise web.HTTPSeeOther(f"/questions?state=answered&answered={number}#q{number}")
+    return await inbox_view(
+        request,
+        user,
+        state="open",
+        problem=settle_message(status, number, closing=False),
+        draft=(number, text) if status is Settle.EMPTY else None,
+        status=404 if status is Settle.MISSING else 422 if status is Settle.EMPTY else 409,
+    )
+
+
+@staff_page
+async def close_page(request: web.Request, user: StaffUser) -> web.StreamResponse:
+    """Closing without an answer asks first: the person will be told it was closed."""
+    console = console_of(request)
+    if not console.settings.questions_enabled:
+        return questions_off(request, user)
+    item = await console.service.question(question_number(request))
+    if item is None:
+        return render(request, "error.html", user, status=404, reason="no question")
+    return render(request, "question_close.html", user, item=item, tab="questions")
+
+
+@staff_page
+async def close_post(request: web.Request, user: StaffUser) -> web.StreamResponse:
+    """Close from the page: the same service as `close N` in chat, audited likewise."""
+    console = console_of(request)
+    if not console.settings.questions_enabled:
+        return questions_off(request, user)
+    number = question_number(request)
+    status, _question = await console.questions.close(
+        number, user.identity, user.identity, console.service.clock()
+    )
+    if status is Settle.DONE:
+        raise web.HTTPSeeOther(f"/questions?state=closed&closed={number}#q{number}")
+    return await inbox_view(
+        request,
+        user,
+        state="open",
+        problem=settle_message(status, number, closing=True),
+        status=404 if status is Settle.MISSING else 409,
+    )
 
 
 async def staff_view(
@@ -531,7 +683,15 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
-CONSOLE_PREFIXES = ("/login", "/logout", "/language", "/announcements", "/unanswered", "/staff")
+CONSOLE_PREFIXES = (
+    "/login",
+    "/logout",
+    "/language",
+    "/announcements",
+    "/unanswered",
+    "/questions",
+    "/staff",
+)
 
 
 def is_console_path(path: str) -> bool:

@@ -21,10 +21,12 @@ from bot.config import LANGUAGES, Settings
 from bot.core.commands.staff import STAFF_ROLE, valid_identity
 from bot.core.context import command_prefix
 from bot.core.topics import Topics
-from bot.faq.unanswered import QuestionGroup, group_questions
+from bot.faq.unanswered import QuestionGroup, group_questions, question_key
 from bot.i18n import _, use_language
+from bot.questions.service import PLATFORM_NAMES, language_name
 from bot.storage import Storage
 from bot.storage.outbox import Counts
+from bot.storage.questions import Question, QuestionState
 from bot.storage.staff import AuditEntry, StaffMember
 from bot.storage.web import ChatCount, PlannedSend
 
@@ -37,6 +39,7 @@ PAGE_SIZE = 20
 SNAPSHOT_SECONDS = 15.0
 UNANSWERED_LIMIT = 100
 AUDIT_LIMIT = 200
+QUESTIONS_PAGE = 20
 PREVIEW_PLATFORMS = ("telegram", "matrix")
 
 Clock = Callable[[], datetime]
@@ -107,6 +110,33 @@ class Preview:
 
     language: str
     by_platform: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A question for the office as the inbox page shows it."""
+
+    question: Question
+
+    def language_name(self, in_language: str) -> str:
+        return language_name(self.question.language, in_language)
+
+    @property
+    def platform(self) -> str:
+        platform = self.question.chat.platform
+        return PLATFORM_NAMES.get(platform, platform)
+
+    @property
+    def is_open(self) -> bool:
+        return self.question.state is QuestionState.OPEN
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    items: list[InboxItem]
+    page: int
+    pages: int
+    total: int
 
 
 class ConsoleService:
@@ -222,6 +252,30 @@ class ConsoleService:
     async def unanswered(self) -> list[QuestionGroup]:
         questions = await self.storage.unanswered.most_frequent(limit=None, now=self.clock())
         return group_questions(questions, UNANSWERED_LIMIT)
+
+    async def sent_to_the_office(self, groups: list[QuestionGroup]) -> list[list[int]]:
+        """For each unanswered group, the numbers of the questions it became (as the chat's
+        `unanswered` marks them with → #N)."""
+        marks: dict[str, set[int]] = defaultdict(set)
+        for text, numbers in (await self.storage.questions.unanswered_marks()).items():
+            marks[question_key(text)].update(numbers)
+        return [sorted(marks.get(question_key(group.text), ())) for group in groups]
+
+    async def questions(self, state: QuestionState | None, page: int = 1) -> InboxPage:
+        """One page of the office's questions in one state (or all): the open ones oldest
+        first (the next to answer on top), the settled ones latest first. Questions are few
+        (3 open a chat at most, dropped 90 days after they are settled): read whole, then cut."""
+        found = await self.storage.questions.in_state(state, limit=1_000_000)
+        if state is not QuestionState.OPEN:
+            found.sort(key=lambda question: question.id, reverse=True)
+        pages = max(1, -(-len(found) // QUESTIONS_PAGE))
+        page = min(max(page, 1), pages)
+        shown = found[(page - 1) * QUESTIONS_PAGE : page * QUESTIONS_PAGE]
+        return InboxPage([InboxItem(question) for question in shown], page, pages, len(found))
+
+    async def question(self, number: int) -> InboxItem | None:
+        question = await self.storage.questions.get(number)
+        return InboxItem(question) if question is not None else None
 
     async def staff(self) -> list[StaffMember]:
         return await self.storage.staff.all()
