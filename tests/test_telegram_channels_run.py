@@ -125,7 +125,7 @@ async def test_a_post_older_than_48_hours_becomes_a_cancellation_notice(
     refused = [c for c in api.calls("deleteMessage") if not c.ok]
     assert refused and "can't be deleted" in refused[0].description
     current = api.message(polish.id, post.message_id)
-    assert current is not None and current["text"].startswith("❌ Odwołane: Stary konkurs")
+    assert current is not None and current["text"].startswith("❌ Anulowano: Stary konkurs")
     assert not api.deletions()
 
 

@@ -67,7 +67,7 @@ async def test_staff_get_a_link_too(web_core: Core, storage: Storage) -> None:
 async def test_not_in_a_group(web_core: Core, storage: Storage) -> None:
     text = await ask(web_core, "/web", kind=ChatKind.GROUP, chat="-100")
     assert "/login/" not in text
-    assert "prywatnym czacie" in text  # the group's language: BOT_DEFAULT_LANGUAGE, Polish
+    assert "na czacie prywatnym" in text  # the group's language: BOT_DEFAULT_LANGUAGE, Polish
     assert await storage.db.fetch_all("SELECT * FROM web_login_links") == []
 
 
