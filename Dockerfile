@@ -1,6 +1,7 @@
 # NGO outreach bot: `docker build -t ngo-bot .` then
 #   docker run -v ngo-bot-data:/data -e TELEGRAM_BOT_TOKEN=... ngo-bot
 # Webhook mode (TELEGRAM_WEBHOOK_URL set) listens on 8443: add `-p 8443:8443`.
+# The web console and feeds: `-e BOT_WEB_LISTEN=0.0.0.0:8080 -p 8080:8080` (behind an https proxy).
 # An exact version tag, so a rebuild gets the same Python and Debian release.
 FROM python:3.11.11-slim-bookworm
 
@@ -31,6 +32,7 @@ USER bot
 WORKDIR /home/bot
 VOLUME ["/data"]
 EXPOSE 8443
+EXPOSE 8080
 
 HEALTHCHECK --interval=60s --timeout=10s --start-period=30s --retries=3 CMD ngo-bot health || exit 1
 
