@@ -7,7 +7,7 @@ Usage (from the repository root)::
 
 QUESTIONS default to every set we have: ``../shared/faq/dev_questions.jsonl``,
 ``tests/data/faq_heldout.jsonl``, ``faq_blind.jsonl``, ``faq_offtopic.jsonl``,
-``faq_dev_hard.jsonl`` and, when present, the blind hard set ``faq_hard.jsonl``.
+``faq_dev_hard.jsonl``, ``faq_dev_indirect.jsonl`` and, when present, the blind hard set ``faq_hard.jsonl``.
 Each line is ``{"q": ..., "id": <faq id> | null, "lang": "pl" | "uk" | "en"}``
 with an optional ``"kind"`` (short, typo, long, indirect, latin_uk, ...).
 
@@ -68,6 +68,7 @@ def default_sets() -> list[Path]:
         DATA / "faq_blind.jsonl",
         DATA / "faq_offtopic.jsonl",
         DATA / "faq_dev_hard.jsonl",
+        DATA / "faq_dev_indirect.jsonl",
         DATA / "faq_hard.jsonl",
     ]
     return [path for path in candidates if path.is_file()]

@@ -42,7 +42,7 @@ SETS: dict[str, tuple[Path, Floors]] = {
     ),
     "heldout": (
         DATA / "faq_heldout.jsonl",
-        Floors({"pl": 0.91, "uk": 0.97}, max_wrong=0, abstention=0.98, language=0.99),
+        Floors({"pl": 0.93, "uk": 0.97}, max_wrong=0, abstention=0.98, language=0.99),
     ),
     "blind": (
         DATA / "faq_blind.jsonl",
@@ -54,7 +54,13 @@ SETS: dict[str, tuple[Path, Floors]] = {
     ),
     "dev_hard": (
         DATA / "faq_dev_hard.jsonl",
-        Floors({"pl": 0.85, "uk": 0.92}, max_wrong=1, abstention=0.97, language=1.0),
+        Floors({"pl": 0.87, "uk": 0.93}, max_wrong=1, abstention=0.97, language=1.0),
+    ),
+    # Indirect and long questions (the need, not the mechanism's name), written
+    # apart from the variants; measured pl 0.579, uk 0.889, 1 wrong of 37.
+    "dev_indirect": (
+        DATA / "faq_dev_indirect.jsonl",
+        Floors({"pl": 0.55, "uk": 0.85}, max_wrong=1, abstention=0.66, language=1.0),
     ),
     # The blind hard set (never used for tuning): floors below its measured numbers
     # (top-1 pl 0.758, uk 0.863; 5 wrong of 157; abstention 0.974; language 0.985).
