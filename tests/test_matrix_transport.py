@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -225,7 +226,13 @@ async def test_a_first_login_does_not_answer_what_was_said_before(
         await other_app.close()
     await resident.wait_for_membership(room, bot_user.user_id, "join")
     early = await resident.say(room, "!help")
-    async with running_bot(synapse, bot_user, db_path):
+    async with running_bot(synapse, bot_user, db_path) as bot:
+        # After its first sync (which skips what was said before), not during it: a question
+        # asked while that sync is on its way would be history too.
+        deadline = time.monotonic() + 30
+        while "matrix" not in bot.core.liveness.last_completed:
+            assert time.monotonic() < deadline, "the bot's first sync never completed"
+            await asyncio.sleep(0.05)
         first = await resident.ask(room, "!topics")
         assert "Tematy:" in first["body"]
         assert (await resident.first_from_bot_after(room, early))["content"] == first
