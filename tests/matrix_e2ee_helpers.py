@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,6 @@ from nio import (
     MegolmEvent,
     RoomCreateResponse,
     RoomPreset,
-    RoomSendResponse,
     SyncResponse,
     ToDeviceMessage,
     ToDeviceResponse,
@@ -68,6 +67,8 @@ class EncryptingResident(MatrixResident):
         super().__init__(client, bot_user_id)
         self.was_encrypted: set[str] = set()
         self.undecryptable: set[str] = set()
+        # Encrypted in an encrypted room, keys shared on first use.
+        self.send_options = {"ignore_unverified_devices": True}
 
     @classmethod
     async def connect(cls, client: AsyncClient, bot_user_id: str) -> EncryptingResident:
@@ -92,25 +93,6 @@ class EncryptingResident(MatrixResident):
             self.events[room_id].extend(e.source for e in left.timeline.events)
         self.invites.update(response.rooms.invite)
         await matrix_e2ee.upkeep(self.client)
-
-    async def say(
-        self,
-        room_id: str,
-        body: str,
-        *,
-        mentions: Iterable[str] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> str:
-        """Send an m.text message, encrypted in an encrypted room (keys shared on first use)."""
-        content: Event = {"msgtype": "m.text", "body": body}
-        if mentions is not None:
-            content["m.mentions"] = {"user_ids": list(mentions)}
-        content.update(extra or {})
-        response = await self.client.room_send(
-            room_id, "m.room.message", content, ignore_unverified_devices=True
-        )
-        assert isinstance(response, RoomSendResponse), response
-        return str(response.event_id)
 
     async def say_without_sharing_the_key(self, room_id: str, body: str) -> str:
         """Send with a new room key that nobody received: the bot cannot decrypt it."""

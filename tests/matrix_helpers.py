@@ -68,6 +68,8 @@ class MatrixResident:
         self.events: defaultdict[str, list[Event]] = defaultdict(list)
         self.invites: set[str] = set()
         self._cursor: defaultdict[str, int] = defaultdict(int)  # events read up to here
+        # Extra room_send arguments (an encrypting client shares its keys with every device).
+        self.send_options: dict[str, Any] = {}
 
     @classmethod
     async def connect(cls, client: AsyncClient, bot_user_id: str) -> MatrixResident:
@@ -174,7 +176,9 @@ class MatrixResident:
         if mentions is not None:
             content["m.mentions"] = {"user_ids": list(mentions)}
         content.update(extra or {})
-        response = await self.client.room_send(room_id, "m.room.message", content)
+        response = await self.client.room_send(
+            room_id, "m.room.message", content, **self.send_options
+        )
         assert isinstance(response, RoomSendResponse), response
         return str(response.event_id)
 
