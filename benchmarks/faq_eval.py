@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -69,6 +70,7 @@ def default_sets() -> list[Path]:
         DATA / "faq_offtopic.jsonl",
         DATA / "faq_dev_hard.jsonl",
         DATA / "faq_dev_indirect.jsonl",
+        DATA / "faq_dev_blind2.jsonl",
         DATA / "faq_hard.jsonl",
     ]
     return [path for path in candidates if path.is_file()]
@@ -107,6 +109,9 @@ class Report:
     out_of_scope: list[bool] = field(default_factory=list)
     out_of_scope_choice: int = 0
     lang_match: list[bool] = field(default_factory=list)
+    # Texts with no words ("🤔🤔", "12345", a bare link): they have no language
+    # (the chat's decides), so the language score leaves them out.
+    no_language: int = 0
     latencies: list[float] = field(default_factory=list)
     # Per question, the fastest of three runs: the cost without the noise of a
     # loaded machine (later runs also find the word caches warm).
@@ -129,6 +134,15 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
+_URL_RE = re.compile(r"\S+://\S+|www\.\S+")
+_WORD_RE = re.compile(r"[^\W\d_]{2,}")
+
+
+def has_language(text: str) -> bool:
+    """True when the text has a word of two letters or more outside links."""
+    return bool(_WORD_RE.search(_URL_RE.sub(" ", text)))
+
+
 def evaluate(name: str, questions: Sequence[Question], ask: Callable[[str], Outcome]) -> Report:
     """Run every question through ``ask`` and collect the metrics."""
     report = Report(name)
@@ -137,7 +151,10 @@ def evaluate(name: str, questions: Sequence[Question], ask: Callable[[str], Outc
         report.latencies.append(outcome.seconds)
         repeats = [ask(question.text).seconds for _ in range(2)]
         report.best_latencies.append(min([outcome.seconds, *repeats]))
-        report.lang_match.append(outcome.lang == question.lang)
+        if has_language(question.text):
+            report.lang_match.append(outcome.lang == question.lang)
+        else:
+            report.no_language += 1
         tally_kind(report, question, outcome)
         if question.gold is None:
             report.out_of_scope.append(outcome.status == "abstain")
@@ -350,8 +367,9 @@ def summary_rows(report: Report) -> dict[str, str]:
         rows["  out of scope offered a choice"] = str(report.out_of_scope_choice)
     match = report.lang_match
     rows["answer language == question language"] = (
-        f"{sum(match) / len(match):.3f} ({sum(match)}/{len(match)})"
+        f"{sum(match) / len(match):.3f} ({sum(match)}/{len(match)})" if match else "-"
     )
+    rows["  texts with no words (chat's language)"] = str(report.no_language)
     rows["latency median (ms)"] = f"{statistics.median(report.latencies) * 1000:.2f}"
     rows["latency p99 (ms)"] = f"{percentile(report.latencies, 0.99) * 1000:.2f}"
     best = report.best_latencies

@@ -221,6 +221,11 @@ def test_typos_and_missing_diacritics_are_tolerated(matcher: FaqMatcher) -> None
     assert matcher.ask("волонтерсвто в Кракові").id == "volunteering"
 
 
+def test_a_typo_two_letters_off_in_a_short_word_is_still_read(matcher: FaqMatcher) -> None:
+    """ "партнеом" (партнером) is 0.75 similar to "партнер": the typo cutoff admits it."""
+    assert matcher.ask("місто як партнеом заходу").id == "partnership"
+
+
 def test_unknown_language_is_rejected(matcher: FaqMatcher) -> None:
     with pytest.raises(ValueError, match="de"):
         matcher.ask("Wie kann ich helfen?", lang="de")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-from bot.faq.lexicon import ENGLISH_MARKERS, POLISH_LETTERS, POLISH_MARKERS
+from bot.faq.lexicon import (
+    ENGLISH_MARKERS,
+    POLISH_LETTERS,
+    POLISH_MARKERS,
+    SHARED_PL_UK_LATIN,
+    UKRAINIAN_LATIN_MARKERS,
+)
 from bot.faq.normalize import fold_latin
 from bot.faq.translit import ukrainian_latin_evidence
 
@@ -27,6 +33,9 @@ _DIACRITICS_WEIGHT = 0.5
 # evidence (one marker word), and lead every other language at all.
 _CLEAR_LEAD = 1.0
 _MIN_LEAD = 0.25
+# Romanised-Ukrainian evidence (besides the words Polish shares) from which the
+# shared words stop counting as Polish: two spellings, or a marker and a spelling.
+_ROMANISED_CLEAR = 1.5
 
 
 def detect_language(text: str, fallback: str) -> str:
@@ -64,16 +73,25 @@ def is_romanised(text: str) -> bool:
 
 def _latin_evidence(text: str) -> dict[str, float]:
     """Scores for Polish, English and romanised Ukrainian: marker words and spellings."""
-    polish = english = 0.0
+    polish = shared = english = 0.0
     folded_words = []
     for word in _LATIN_WORD.findall(text):
         folded = fold_latin(word.replace("’", "'"))
         folded_words.append(folded.replace("'", ""))
-        if folded in POLISH_MARKERS:
+        if folded in SHARED_PL_UK_LATIN:
+            shared += 1
+        elif folded in POLISH_MARKERS:
             polish += 1
         if folded.replace("'", "") in ENGLISH_MARKERS:
             english += 1
     if any(ch in POLISH_LETTERS for ch in text.lower()):
         polish += _DIACRITICS_WEIGHT
     ukrainian = ukrainian_latin_evidence(folded_words)
+    # "jak", "z", "czy" are Polish, unless the rest of the text is clearly
+    # romanised Ukrainian (a Ukrainian function word among its evidence: loan
+    # words such as "video", "event" have the spellings but not the words)
+    # and more so than Polish: then they are як, з, чи.
+    has_marker = any(word in UKRAINIAN_LATIN_MARKERS for word in folded_words)
+    if not has_marker or ukrainian < _ROMANISED_CLEAR or ukrainian <= polish:
+        polish += shared
     return {"pl": polish, "en": english, "uk": ukrainian}

@@ -140,8 +140,15 @@ UKRAINIAN_LATIN_MARKERS: frozenset[str] = _words(
     yakyy yaka yake yakoho yakshcho yakscho shchob shob schob vid pislia pislya cherez abo
     mii miy moia moya nash nasha nashe nashi nashoho buty bude duzhe takozh tezh tilky tilki
     lyshe navit spravy pidkazhit pidkazhy skazhit poiasnit poyasnit kazhut chuv chula
+    szczo szczob szcze szo ce cej cia jakyj jakoho jakszczo chto choczu choczemo mozhno
+    dyakuju diakuju dziakuju
     """
 )
+
+# Function words that Polish shares with Ukrainian typed Polish-style ("jak"
+# як, "z" з, "czy" чи): Polish markers, except in a text whose other words are
+# already clearly romanised Ukrainian ("jak zvjazatysja z pelnomocnykom").
+SHARED_PL_UK_LATIN: frozenset[str] = _words("jak czy z na po") & POLISH_MARKERS
 
 # Romanised letter groups and their Cyrillic readings, most usual first. Longer
 # groups are tried first ("shch" before "sh" before "s").

@@ -122,7 +122,7 @@ class MatcherSettings:
     # Strength of a prefix match and the cap of a typo match, relative to exact.
     prefix_strength: float = 0.9
     fuzzy_strength: float = 0.85
-    fuzzy_cutoff: float = 0.78
+    fuzzy_cutoff: float = 0.75
     min_affix_len: int = 5
     # How much an unknown word counts, relative to a word unique to one entry.
     oov_weight: float = 0.5
