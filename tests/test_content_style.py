@@ -90,6 +90,26 @@ def test_ukrainian_has_no_polish_ordinal_dot_and_one_name_for_the_commissions() 
         assert not re.search(r"[а-яіїєґ][a-ząćęłńóśźż]|[a-ząćęłńóśźż][а-яіїєґ]", text), where
 
 
+def index_strings() -> list[tuple[str, str]]:
+    """Every variant and keyword of every FAQ file, and the out-of-scope phrases."""
+    found = []
+    for path in sorted((packaged_content_dir() / "faq").glob("*.toml")):
+        with path.open("rb") as handle:
+            tables = tomllib.load(handle)
+        for name, table in tables.items():
+            for field, value in table.items():
+                if isinstance(value, list):
+                    found += [(f"{path.name} {name}.{field}", s) for s in value]
+    return found
+
+
+def test_index_words_use_one_alphabet_and_the_ukrainian_apostrophe() -> None:
+    mixed = re.compile(r"[\u0400-\u04ff][A-Za-z\u00c0-\u024f]|[A-Za-z\u00c0-\u024f][\u0400-\u04ff]")
+    for where, text in index_strings():
+        assert not mixed.search(text), (where, text)  # "урząd"
+        assert not re.search(r"[\u0400-\u04ff]'[\u0400-\u04ff]", text), (where, text, "use ’")
+
+
 def test_polish_addresses_the_reader_in_lowercase() -> None:
     texts = catalog_strings("pl") + [(f"faq {i}", t) for i, t in answers("pl")]
     for where, text in texts:
