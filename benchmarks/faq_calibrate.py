@@ -7,7 +7,7 @@ Usage (from the repository root)::
 SETS default to the development questions only (``../shared/faq/dev_questions.jsonl``,
 ``tests/data/faq_heldout.jsonl``, ``tests/data/faq_offtopic.jsonl``,
 ``tests/data/faq_dev_hard.jsonl``); the blind sets (``faq_blind.jsonl``,
-``faq_hard.jsonl``) are never used here, so that their numbers stay honest.
+``faq_hard.jsonl``, ``faq_hard2.jsonl``) are never used here, so that their numbers stay honest.
 
 For every question the lexical ranking and the n-gram similarities are
 computed once; then a grid over (n-gram weight, n-gram floor, threshold,
@@ -48,7 +48,7 @@ DEV_SETS = (
     REPO_ROOT / "tests" / "data" / "faq_offtopic.jsonl",
     REPO_ROOT / "tests" / "data" / "faq_dev_hard.jsonl",
 )
-BLIND_SETS = ("faq_blind.jsonl", "faq_hard.jsonl")
+BLIND_SETS = ("faq_blind.jsonl", "faq_hard.jsonl", "faq_hard2.jsonl")
 NGRAM_WEIGHTS = (0.0, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3)
 NGRAM_FLOORS = (0.5, 1.0, 1.5, 2.0, 2.5)
 THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)

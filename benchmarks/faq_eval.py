@@ -72,6 +72,7 @@ def default_sets() -> list[Path]:
         DATA / "faq_dev_indirect.jsonl",
         DATA / "faq_dev_blind2.jsonl",
         DATA / "faq_hard.jsonl",
+        DATA / "faq_hard2.jsonl",
     ]
     return [path for path in candidates if path.is_file()]
 
