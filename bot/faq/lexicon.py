@@ -141,14 +141,21 @@ UKRAINIAN_LATIN_MARKERS: frozenset[str] = _words(
     mii miy moia moya nash nasha nashe nashi nashoho buty bude duzhe takozh tezh tilky tilki
     lyshe navit spravy pidkazhit pidkazhy skazhit poiasnit poyasnit kazhut chuv chula
     szczo szczob szcze szo ce cej cia jakyj jakoho jakszczo chto choczu choczemo mozhno
-    dyakuju diakuju dziakuju
+    dyakuju diakuju dziakuju wid cioho ciogo tsoho tsogo ciomu tudy misto misti misci mohu
+    moji wse
     """
 )
 
-# Function words that Polish shares with Ukrainian typed Polish-style ("jak"
-# як, "z" з, "czy" чи): Polish markers, except in a text whose other words are
-# already clearly romanised Ukrainian ("jak zvjazatysja z pelnomocnykom").
-SHARED_PL_UK_LATIN: frozenset[str] = _words("jak czy z na po") & POLISH_MARKERS
+# Polish markers that are also Ukrainian typed Polish-style ("jak" як, "z" з,
+# "czy" чи, "dla" для, "nasza" наша, "moze" може): they count as Polish, except
+# in a text whose other words are already clearly romanised Ukrainian ("jak
+# zvjazatysja z pelnomocnykom", "nam treba ... czy misto moze dopomohty").
+SHARED_PL_UK_LATIN: frozenset[str] = (
+    _words(
+        "jak czy na w z dla po mozna jaka tez bo moja moje nasz nasza nasze ta tak nam nas moze nad"
+    )
+    & POLISH_MARKERS
+)
 
 # Romanised letter groups and their Cyrillic readings, most usual first. Longer
 # groups are tried first ("shch" before "sh" before "s").

@@ -32,7 +32,7 @@ _MAX_CANDIDATES = 48
 # Letter groups that Polish and English spelling (almost) never have: evidence
 # of romanised Ukrainian. "v" and "kh"/"zh" are strong; "ts"/"sh" also occur
 # in English, so they count only when the word is a known Ukrainian word.
-_STRONG_PATTERN = re.compile(r"zh|kh|shch|yi|iy|yy|yia|iia|v|yj$|ysja$|ysia$|tysj|nyk")
+_STRONG_PATTERN = re.compile(r"zh|kh|shch|yi|iy|yy|yia|iia|v|yj$|ysja$|ysia$|tysj|nyk|nn[iyj]a$")
 _WEAK_PATTERN = re.compile(r"ts|sh|ia|iu|ie|ty$")
 _STRONG_WEIGHT = 0.75
 _WEAK_WEIGHT = 0.5
@@ -92,7 +92,7 @@ def ukrainian_latin_evidence(words: list[str]) -> float:
 
     Function words ("yak", "shcho", "szczo", "dlia", "mozhna") count 1 each; a
     word with a spelling Polish and English lack ("zh", "kh", "v", "yi", a
-    final "-yj" or "-ysja", "-nyk-") counts
+    final "-yj", "-ysja" or "-nnia", "-nyk-") counts
     0.75; a weaker pattern ("ts", "sh", "-ty") counts 0.5 when the Cyrillic
     reading is a word the Ukrainian dictionary knows.
     """
