@@ -144,7 +144,10 @@ async def measure(chats: int, requests: int, folder: Path) -> dict[str, list[flo
         link = await ConsoleAuth(storage, settings).login_link(ADMIN, base)
         times: dict[str, list[float]] = {page: [] for page in (*PAGES, "POST preview")}
         async with ClientSession(cookie_jar=CookieJar(unsafe=True)) as client:
-            async with client.get(link) as resp:
+            async with client.get(link) as resp:  # the "Log in" button's page, then its POST
+                button = re.search(r'name="csrf" value="([A-Za-z0-9_-]+)"', await resp.text())
+            assert button is not None, "the login link shows no button"
+            async with client.post(link, data={"csrf": button.group(1)}) as resp:
                 csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', await resp.text())
             assert csrf is not None, "the login did not work"
             form = {

@@ -1,15 +1,19 @@
 """The web console's login without passwords: one-time links, sessions, CSRF tokens (no HTTP, no SQL here).
 
-A link holds a random token valid 15 minutes and used once; opening it starts a session whose
-random token lives in an HttpOnly cookie and ends after 12 idle hours, at logout, or as soon as
-the person is no longer staff. Only SHA-256 hashes of tokens are stored. A form's CSRF token is
-derived from the session token (HMAC), so it needs no storage and dies with the session.
+A link holds a random token valid 15 minutes and used once. Opening it (GET) only shows a
+"Log in" button, so that a mail scanner or a chat's link preview cannot use it up; the button's
+POST uses it and starts a session whose random token lives in an HttpOnly cookie and ends after
+12 idle hours, at logout, or as soon as the person is no longer staff. Only SHA-256 hashes of
+tokens are stored. A form's CSRF token is derived from the session token (HMAC), so it needs no
+storage and dies with the session; the login form, which has no session yet, is protected by a
+double-submit token (the same random value in a cookie and in the form).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +55,31 @@ def csrf_token(session_token: str) -> str:
 
 
 def csrf_valid(session_token: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(csrf_token(session_token), given or "")
+    return bool(given) and same_secret(csrf_token(session_token), given or "")
+
+
+def same_secret(expected: str, given: str) -> bool:
+    """A constant-time comparison that also accepts text that is not ASCII (never equal)."""
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+
+
+# A login form's double-submit token as new_token() makes it (anything else is replaced).
+LOGIN_FORM_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def login_form_token(from_cookie: str | None) -> str:
+    """The login form's token: the browser's current one (so that two open login pages both
+    work), or a new one."""
+    if from_cookie and LOGIN_FORM_TOKEN.fullmatch(from_cookie):
+        return from_cookie
+    return new_token()
+
+
+def login_form_valid(from_cookie: str | None, from_form: object) -> bool:
+    """The login POST carries the same token in its cookie and in its form (double submit)."""
+    if not from_cookie or not isinstance(from_form, str) or not from_form:
+        return False
+    return same_secret(from_cookie, from_form)
 
 
 async def role_of(storage: Storage, settings: Settings, identity: str) -> Audience:
@@ -98,6 +126,16 @@ class ConsoleAuth:
         now = self.clock()
         await self.storage.web.add_login_link(token_hash(token), identity, now, now + LINK_LIFETIME)
         return base_url.rstrip("/") + LOGIN_PATH + token
+
+    async def link_owner(self, link_token: str) -> str | None:
+        """Whom a link would log in, without using it: None when it is unknown, used, expired
+        or its owner is no longer staff."""
+        identity = await self.storage.web.login_link_owner(token_hash(link_token), self.clock())
+        if identity is None:
+            return None
+        if await role_of(self.storage, self.settings, identity) < Audience.STAFF:
+            return None
+        return identity
 
     async def redeem(self, link_token: str) -> str | None:
         """Use a link: a new session token, or None (unknown, used, expired, not staff now)."""

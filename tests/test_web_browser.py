@@ -225,8 +225,18 @@ def test_publish_and_cancel_in_a_browser(
     assert browser.find_element(By.TAG_NAME, "h1").text == "Logowanie do konsoli biura"
     shot("01-login-help")
 
+    # Opening the link only shows the button (a link preview would not use it up); pressing
+    # the button logs in.
     link = login_link(web, tmp_path, env)
     visit(link)
+    visit(link)
+    assert browser.current_url == link
+    assert "console:boss" in browser.find_element(By.TAG_NAME, "main").text
+    form_cookie = browser.get_cookie("ngo_login")
+    assert form_cookie["httpOnly"] and form_cookie["sameSite"] == "Strict"
+    assert "ngo_login" not in browser.execute_script("return document.cookie")
+    shot("13-login-confirmation")
+    press("form#login button[type=submit]")
     assert browser.current_url == web.url("/")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Pulpit"
     assert browser.find_element(By.CSS_SELECTOR, "svg[role=img]")
@@ -330,11 +340,12 @@ def test_publish_and_cancel_in_a_browser(
     visit(web.url("/"))
     shot("10-dashboard-phone")
 
-    # The link works once: in a fresh browser state it starts nothing.
+    # The link works once: in a fresh browser state it starts nothing, and shows no button.
     browser.delete_all_cookies()
     visit(link)
     assert browser.current_url == link
     assert "Logowanie do konsoli biura" in browser.page_source
+    assert not browser.find_elements(By.CSS_SELECTOR, "form#login")
     visit(web.url("/"))
     assert browser.current_url == web.url("/login")
 

@@ -11,12 +11,14 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from aiohttp import ClientSession, CookieJar
+from aiohttp import ClientResponse, ClientSession, CookieJar
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from bot.config import Settings
 from bot.core.service import Core
@@ -42,9 +44,25 @@ class Console:
         """A browser-like client; logged in as `identity` unless None."""
         session = browser_session()
         if identity is not None:
-            async with session.get(await self.link(identity), allow_redirects=False) as resp:
+            async with await log_in(session, await self.link(identity)) as resp:
                 assert resp.status == 303, await resp.text()
         return session
+
+
+async def confirmation(browser: ClientSession, link: str) -> str:
+    """GET a login link: its page with the "Log in" button; the form's token."""
+    async with browser.get(link, allow_redirects=False) as resp:
+        assert resp.status == 200, await resp.text()
+        assert "Set-Cookie" in resp.headers and "ngo_console" not in resp.headers["Set-Cookie"]
+        html = await resp.text()
+    assert f'action="{urlsplit(link).path}"' in html
+    return login_token_of(html)
+
+
+async def log_in(browser: ClientSession, link: str) -> ClientResponse:
+    """Open a login link and press its button, as a person does (GET, then POST)."""
+    token = await confirmation(browser, link)
+    return await browser.post(link, data={"csrf": token}, allow_redirects=False)
 
 
 def warsaw_now() -> datetime:
@@ -57,11 +75,18 @@ def browser_session() -> ClientSession:
 
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+LOGIN_TOKEN = re.compile(r'name="csrf" value="([A-Za-z0-9_-]{43})"')
 
 
 def csrf_of(html: str) -> str:
     match = CSRF.search(html)
     assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def login_token_of(html: str) -> str:
+    match = LOGIN_TOKEN.search(html)
+    assert match, "the page has no login form"
     return match.group(1)
 
 
@@ -90,18 +115,116 @@ async def test_a_login_link_starts_a_session_once(console: Console) -> None:
     link = await console.link()
     async with browser_session() as browser:
         async with browser.get(link, allow_redirects=False) as resp:
+            assert resp.status == 200
+            html = await resp.text()
+            assert "console:boss" in html and 'method="post"' in html
+            form_cookie = resp.headers["Set-Cookie"]
+            assert form_cookie.startswith("ngo_login=")
+            assert "HttpOnly" in form_cookie and "SameSite=Strict" in form_cookie
+            assert "Path=/login/" in form_cookie and "Max-Age=900" in form_cookie
+            assert resp.headers["Referrer-Policy"] == "no-referrer"
+            assert resp.headers["X-Frame-Options"] == "DENY"
+        async with browser.post(
+            link, data={"csrf": login_token_of(html)}, allow_redirects=False
+        ) as resp:
             assert resp.status == 303
             assert resp.headers["Location"] == "/"
-            cookie = resp.headers["Set-Cookie"]
-            assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
-            assert "Secure" not in cookie  # http: a Secure cookie would never come back
+            cookie = resp.cookies["ngo_console"]
+            assert cookie["httponly"] and cookie["samesite"] == "Lax"
+            assert not cookie["secure"]  # http: a Secure cookie would never come back
+            assert resp.cookies["ngo_login"].value == ""  # the form's cookie is dropped
+            assert resp.headers["Referrer-Policy"] == "no-referrer"
         async with browser.get(console.base + "/") as resp:
             assert resp.status == 200
             assert "Dashboard" in await resp.text() or "Pulpit" in await resp.text()
+        # The same browser, the same link again: refused, the session unchanged.
+        async with browser.get(link, allow_redirects=False) as resp:
+            assert resp.status == 403
+            assert "nieważny" in await resp.text()
+            assert "Set-Cookie" not in resp.headers
     async with browser_session() as other, other.get(link, allow_redirects=False) as resp:
         assert resp.status == 403
         assert "no longer valid" in await resp.text() or "nieważny" in await resp.text()
         assert "Set-Cookie" not in resp.headers
+    assert len(await console.storage.db.fetch_all("SELECT * FROM web_sessions")) == 1
+
+
+async def test_opening_the_link_twice_does_not_use_it(console: Console) -> None:
+    link = await console.link()
+    async with browser_session() as browser:
+        first = await confirmation(browser, link)
+        second = await confirmation(browser, link)
+        assert first == second  # the browser keeps its form token: both open pages work
+        async with browser.post(link, data={"csrf": first}, allow_redirects=False) as resp:
+            assert resp.status == 303
+    async with browser_session() as other:
+        assert await confirmation(other, await console.link()) != first  # a new browser: new
+
+
+async def test_the_confirmation_page_speaks_the_persons_language(
+    console: Console, storage: Storage
+) -> None:
+    from bot.core.messages import ChatKind, ChatRef
+
+    await storage.staff.add(STAFF, "staff", ADMIN)
+    await storage.chats.ensure(ChatRef("telegram", "555"), ChatKind.PRIVATE, "uk")
+    async with browser_session() as browser, browser.get(await console.link(STAFF)) as resp:
+        html = await resp.text()
+    assert '<html lang="uk">' in html
+    assert "Ви увійдете як telegram:555." in html and "Увійти до консолі" in html
+
+
+@pytest.mark.parametrize("cookie", [None, "wrong", "A" * 43])
+async def test_a_login_post_without_the_form_cookie_is_refused(
+    console: Console, cookie: str | None
+) -> None:
+    link = await console.link()
+    async with browser_session() as browser:
+        token = await confirmation(browser, link)
+        browser.cookie_jar.clear()
+        if cookie is not None:
+            browser.cookie_jar.update_cookies({"ngo_login": cookie}, URL(link))
+        async with browser.post(link, data={"csrf": token}, allow_redirects=False) as resp:
+            assert resp.status == 403
+            html = await resp.text()
+            assert "nie pasuje do pliku cookie" in html
+            assert "ngo_console" not in resp.headers.get("Set-Cookie", "")
+            assert resp.headers["Referrer-Policy"] == "no-referrer"
+        # The page offers the button again, with a fresh cookie: the link still works.
+        async with browser.post(
+            link, data={"csrf": login_token_of(html)}, allow_redirects=False
+        ) as resp:
+            assert resp.status == 303
+    assert await console.storage.staff.audit_log(ADMIN) != []
+
+
+async def test_a_login_post_with_a_wrong_or_missing_form_field_is_refused(
+    console: Console,
+) -> None:
+    link = await console.link()
+    async with browser_session() as browser:
+        await confirmation(browser, link)
+        for data in ({}, {"csrf": ""}, {"csrf": "A" * 43}, {"csrf": "ż" * 43}):
+            async with browser.post(link, data=data, allow_redirects=False) as resp:
+                assert resp.status == 403, data
+                assert "ngo_console" not in resp.headers.get("Set-Cookie", "")
+        assert await console.storage.db.fetch_all("SELECT * FROM web_sessions") == []
+        async with await log_in(browser, link) as resp:
+            assert resp.status == 303
+
+
+async def test_a_link_is_used_by_one_post_only(console: Console) -> None:
+    link = await console.link()
+    async with browser_session() as browser:
+        token = await confirmation(browser, link)
+        async with browser.post(link, data={"csrf": token}, allow_redirects=False) as resp:
+            assert resp.status == 303
+        browser.cookie_jar.update_cookies({"ngo_login": token}, URL(link))
+        async with browser.post(link, data={"csrf": token}, allow_redirects=False) as resp:
+            assert resp.status == 403
+            assert "nieważny" in await resp.text()
+            assert "Set-Cookie" not in resp.headers
+    assert len(await console.storage.db.fetch_all("SELECT * FROM web_sessions")) == 1
 
 
 async def test_link_previews_do_not_use_the_link(console: Console) -> None:
@@ -114,16 +237,49 @@ async def test_link_previews_do_not_use_the_link(console: Console) -> None:
                 link, headers={"User-Agent": agent}, allow_redirects=False
             ) as resp:
                 assert resp.status == 200 and "Set-Cookie" not in resp.headers
-    async with browser_session() as person, person.get(link, allow_redirects=False) as resp:
+                assert "/web" in await resp.text()  # the help page, not the button
+        # A scanner that follows the link like a browser gets the button's page, no session.
+        scanner = {"User-Agent": "Mozilla/5.0 (compatible; MailScanner)"}
+        async with robot.get(link, headers=scanner, allow_redirects=False) as resp:
+            assert resp.status == 200 and "ngo_console" not in resp.headers["Set-Cookie"]
+    assert await console.storage.db.fetch_all("SELECT * FROM web_sessions") == []
+    async with browser_session() as person, await log_in(person, link) as resp:
         assert resp.status == 303  # still unused: the person's browser logs in
 
 
 async def test_an_expired_link_starts_nothing(console: Console) -> None:
     link = await console.link()
-    with time_machine.travel(timedelta(minutes=15, seconds=1), tick=False):
-        async with browser_session() as browser, browser.get(link, allow_redirects=False) as resp:
-            assert resp.status == 403
-            assert "Set-Cookie" not in resp.headers
+    async with browser_session() as browser:
+        token = await confirmation(browser, link)
+        with time_machine.travel(timedelta(minutes=15, seconds=1), tick=False):
+            async with browser.get(link, allow_redirects=False) as resp:
+                assert resp.status == 403
+                assert "nieważny" in await resp.text()
+                assert "Set-Cookie" not in resp.headers
+            async with browser.post(link, data={"csrf": token}, allow_redirects=False) as resp:
+                assert resp.status == 403
+                assert "Set-Cookie" not in resp.headers
+    assert await console.storage.db.fetch_all("SELECT * FROM web_sessions") == []
+
+
+async def test_a_link_of_someone_no_longer_staff_shows_no_button(
+    console: Console, storage: Storage
+) -> None:
+    await storage.staff.add(STAFF, "staff", ADMIN)
+    link = await console.link(STAFF)
+    await storage.staff.remove(STAFF)
+    async with browser_session() as browser, browser.get(link, allow_redirects=False) as resp:
+        assert resp.status == 403 and "Set-Cookie" not in resp.headers
+
+
+async def test_an_unknown_link_shows_the_help_page(console: Console) -> None:
+    async with browser_session() as browser:
+        for token in ("nope", "A" * 43, "%3Cscript%3E"):
+            async with browser.get(console.base + "/login/" + token) as resp:
+                assert resp.status == 403
+                assert "<script>" not in await resp.text()
+            async with browser.post(console.base + "/login/" + token, data={}) as resp:
+                assert resp.status == 403
 
 
 async def test_tokens_are_stored_only_hashed(console: Console, storage: Storage) -> None:
@@ -131,7 +287,7 @@ async def test_tokens_are_stored_only_hashed(console: Console, storage: Storage)
     token = link.rsplit("/", 1)[1]
     rows = await storage.db.fetch_all("SELECT token_hash FROM web_login_links")
     assert [r["token_hash"] for r in rows] == [token_hash(token)]
-    async with browser_session() as browser, browser.get(link, allow_redirects=False) as resp:
+    async with browser_session() as browser, await log_in(browser, link) as resp:
         session_token = resp.cookies["ngo_console"].value
     stored = await storage.db.fetch_all("SELECT token_hash FROM web_sessions")
     assert [r["token_hash"] for r in stored] == [token_hash(session_token)]
@@ -474,10 +630,21 @@ async def test_the_cookie_is_secure_behind_https(core: Core, storage: Storage) -
         link = await ConsoleAuth(storage, settings).login_link(ADMIN, "https://bot.example.org")
         assert link.startswith("https://bot.example.org/login/")
         local = str(server.make_url("/login/")) + link.rsplit("/", 1)[1]
-        async with browser_session() as client, client.get(local, allow_redirects=False) as resp:
-            assert resp.status == 303
-            assert "Secure" in resp.headers["Set-Cookie"]
-            assert resp.headers["Referrer-Policy"] == "no-referrer"
+        async with browser_session() as client:
+            async with client.get(local, allow_redirects=False) as resp:
+                assert resp.status == 200
+                assert "Secure" in resp.headers["Set-Cookie"]
+                token = login_token_of(await resp.text())
+            # The client keeps a Secure cookie from http://127.0.0.1 to itself: sent by hand.
+            async with client.post(
+                local,
+                data={"csrf": token},
+                headers={"Cookie": f"ngo_login={token}"},
+                allow_redirects=False,
+            ) as resp:
+                assert resp.status == 303
+                assert resp.cookies["ngo_console"]["secure"]
+                assert resp.headers["Referrer-Policy"] == "no-referrer"
     finally:
         await server.close()
 

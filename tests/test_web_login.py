@@ -54,8 +54,42 @@ async def test_the_web_command_sends_a_working_link(web_core: Core, storage: Sto
     assert "15" in text
     url = text.split('href="')[1].split('"')[0]
     assert url.startswith("http://127.0.0.1:8088/login/")
-    session = await ConsoleAuth(storage, web_core.settings).redeem(url.rsplit("/", 1)[1])
+    auth = ConsoleAuth(storage, web_core.settings)
+    assert await auth.link_owner(url.rsplit("/", 1)[1]) == "console:boss"
+    session = await auth.redeem(url.rsplit("/", 1)[1])
     assert session is not None
+
+
+async def test_looking_at_a_link_does_not_use_it(storage: Storage, settings: Settings) -> None:
+    auth = ConsoleAuth(storage, settings)
+    token = (await auth.login_link("console:boss", "http://x")).rsplit("/", 1)[1]
+    assert await auth.link_owner(token) == "console:boss"
+    assert await auth.link_owner(token) == "console:boss"
+    assert await auth.redeem(token) is not None
+    assert await auth.link_owner(token) is None
+    assert await auth.redeem(token) is None
+    assert await auth.link_owner("unknown") is None
+    later = (await auth.login_link("console:boss", "http://x")).rsplit("/", 1)[1]
+    with time_machine.travel(timedelta(minutes=15, seconds=1), tick=False):
+        assert await auth.link_owner(later) is None
+    await storage.staff.add("telegram:77", "staff", "console:boss")
+    staff = (await auth.login_link("telegram:77", "http://x")).rsplit("/", 1)[1]
+    await storage.staff.remove("telegram:77")
+    assert await auth.link_owner(staff) is None  # no longer staff: no button either
+    rows = await storage.db.fetch_all("SELECT used_at FROM web_login_links")
+    assert sorted(r["used_at"] is None for r in rows) == [False, True, True]  # one used
+
+
+def test_the_login_forms_double_submit_token() -> None:
+    from bot.weblogin import login_form_token, login_form_valid
+
+    fresh = login_form_token(None)
+    assert len(fresh) == 43 and login_form_token(fresh) == fresh
+    assert login_form_token("<b>") != "<b>" and login_form_token("x" * 44) != "x" * 44
+    assert login_form_valid(fresh, fresh)
+    assert not login_form_valid(fresh, fresh[:-1] + ("A" if fresh[-1] != "A" else "B"))
+    assert not login_form_valid(None, fresh) and not login_form_valid(fresh, None)
+    assert not login_form_valid("", "") and not login_form_valid(fresh, "ż" * 43)
 
 
 async def test_staff_get_a_link_too(web_core: Core, storage: Storage) -> None:

@@ -79,6 +79,15 @@ class WebStore:
                 (token_hash, identity, to_db(now), to_db(expires_at)),
             )
 
+    async def login_link_owner(self, token_hash: str, now: datetime) -> str | None:
+        """The identity of an unused, unexpired link, which stays unused; None for any other."""
+        row = await self._db.fetch_one(
+            "SELECT identity FROM web_login_links WHERE token_hash = ? AND used_at IS NULL"
+            " AND expires_at > ?",
+            (token_hash, to_db(now)),
+        )
+        return str(row["identity"]) if row is not None else None
+
     async def use_login_link(self, token_hash: str, now: datetime) -> str | None:
         """Mark an unused, unexpired link used and return its identity; None for any other."""
         row = await self._db.fetch_one(

@@ -34,6 +34,7 @@ def add_console_routes(app: web.Application, deps: WebDeps) -> None:
     routes = [
         web.get("/login", pages.login_help),
         web.get("/login/{token}", pages.login),
+        web.post("/login/{token}", pages.login_post),
         web.post("/logout", pages.logout),
         web.post("/language", pages.choose_language),
         web.get("/", pages.dashboard),

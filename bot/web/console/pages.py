@@ -36,11 +36,21 @@ from bot.web.console.service import (
     add_staff,
     remove_staff,
 )
-from bot.weblogin import ConsoleAuth, StaffUser, csrf_valid
+from bot.weblogin import (
+    LINK_LIFETIME,
+    LOGIN_PATH,
+    ConsoleAuth,
+    StaffUser,
+    csrf_valid,
+    login_form_token,
+    login_form_valid,
+)
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "ngo_console"
+# The login form's double-submit token; sent back only to the login links' paths.
+LOGIN_COOKIE = "ngo_login"
 CSRF_FIELD = "csrf"
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -105,11 +115,13 @@ def render(
     name: str,
     user: StaffUser | None,
     status: int = 200,
+    *,
+    language: str | None = None,
     **context: Any,
 ) -> web.Response:
-    """A page in the staff member's language (the default language before login)."""
+    """A page in the staff member's language (before login: `language`, else the default)."""
     console = console_of(request)
-    language = user.language if user else console.settings.default_language
+    language = user.language if user else language or console.settings.default_language
     tz = console.settings.timezone
 
     def when(moment: datetime | None) -> str:
@@ -197,16 +209,61 @@ async def login_help(request: web.Request) -> web.StreamResponse:
 
 def is_link_preview(request: web.Request) -> bool:
     """A HEAD request, or a link-preview robot (Telegram's, a Matrix homeserver's, a chat app's
-    unfurler): answered without using the link, which is for the person's browser."""
+    unfurler): shown the login help without even looking the link up. Anything else that opens
+    the link (a mail scanner, an unknown unfurler) gets the confirmation page, which does not use
+    it either: only the button's POST does."""
     agent = request.headers.get("User-Agent", "").lower()
     return request.method == "HEAD" or any(word in agent for word in PREVIEW_AGENTS)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    """Opening a one-time link: a session and a redirect to the dashboard, or the help page."""
-    console = console_of(request)
+    """Opening a one-time link: a page with a "Log in" button (the link stays unused), or the
+    help page when the link cannot be used."""
     if is_link_preview(request):
         return render(request, "login_help.html", None, expired=False)
+    return await login_confirmation(request, refused=False)
+
+
+async def login_confirmation(request: web.Request, *, refused: bool) -> web.Response:
+    """The "Log in" button's page with a fresh double-submit cookie; `refused`: after a POST
+    whose tokens did not match (403)."""
+    console = console_of(request)
+    token = request.match_info["token"]
+    identity = await console.auth.link_owner(token)
+    if identity is None:
+        return render(request, "login_help.html", None, status=403, expired=True)
+    form_token = login_form_token(request.cookies.get(LOGIN_COOKIE))
+    response = render(
+        request,
+        "login_confirm.html",
+        None,
+        status=403 if refused else 200,
+        language=await console.auth.chat_language(identity),
+        identity=identity,
+        action=LOGIN_PATH + token,
+        form_token=form_token,
+        refused=refused,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        form_token,
+        max_age=int(LINK_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="Strict",
+        secure=console.secure_cookie,
+        path=LOGIN_PATH,
+    )
+    return response
+
+
+async def login_post(request: web.Request) -> web.StreamResponse:
+    """The "Log in" button: its tokens must match, then the link is used (once) for a session
+    and the browser goes to the dashboard."""
+    console = console_of(request)
+    posted = await request.post()
+    if not login_form_valid(request.cookies.get(LOGIN_COOKIE), posted.get(CSRF_FIELD)):
+        log.warning("refused a login POST whose double-submit token did not match")
+        return await login_confirmation(request, refused=True)
     session = await console.auth.redeem(request.match_info["token"])
     if session is None:
         return render(request, "login_help.html", None, status=403, expired=True)
@@ -219,6 +276,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         secure=console.secure_cookie,
         path="/",
     )
+    response.del_cookie(LOGIN_COOKIE, path=LOGIN_PATH)
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
     raise response
