@@ -34,6 +34,7 @@ _PL_STOP = _words(
     sie siebie sobie swoj swoja swoje swojej swojego swoim tak takze tam te tego tej ten tez
     to tu tutaj tym tymi ty u w was wam we wiec wszystko wszystkie wy z za zaden ze zeby
     witam witaj czesc pytanie pytania pytam prosba chodzi wiedziec dowiedziec powiedziec
+    wieczor dobranoc pomogles pomoglas pomogliscie
     powiedz powiedzcie wytlumacz wytlumaczyc trzeba musze musimy musi musza nalezy powinienem
     powinnam powinnismy zrobic zrobi robic robi dac dam tylko teraz troche wlasnie np itp itd
     etc ten tej ta jaka czyms kims mozliwe mozliwosc jakos skad dlaczego czemu wtedy potem
@@ -72,6 +73,7 @@ _UK_STOP = _words(
     має робити зробити зробити якщо якось всі все весь вся усі усе то ж же хтось щось
     цим цьому цю саме сам сама чомусь потім завжди хочете хочуть
     краків кракова кракові краковом рік року році роки років стати стаю станемо
+    доброго добра вечора вечір ранку ранок доброї ночі
     """
 )
 
