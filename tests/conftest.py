@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -50,6 +52,33 @@ def injected_now() -> datetime | None:
 
 
 _clock_offset: float | None = None  # seconds between the tests' clock and the real one
+
+# A test that reads or moves the clock itself must carry the `dated` mark, or .ci/run would not
+# run it at its fixed moments. (Tests that reach the clock only through the bot's code are marked
+# from a measurement: see the README's Development section.)
+_READS_THE_CLOCK = re.compile(
+    r"\b(utcnow|datetime\.now|date\.today|time_machine|injected_now|NGO_TEST_NOW)\b"
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    unmarked = []
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is None or item.get_closest_marker("dated"):
+            continue
+        try:
+            source = inspect.getsource(function)
+        except (OSError, TypeError):  # no source to read: nothing to check
+            continue
+        if _READS_THE_CLOCK.search(source):
+            unmarked.append(item.nodeid)
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests read or move the clock but are not marked "
+            "@pytest.mark.dated:\n  " + "\n  ".join(unmarked)
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -80,6 +80,7 @@ def test_help(tmp_path: Path, command: list[str]) -> None:
     assert result.returncode == 0 and "usage: ngo-bot" in result.stdout
 
 
+@pytest.mark.dated
 def test_create_list_and_deliveries_json_shapes(tmp_path: Path) -> None:
     first = ngo_bot(tmp_path, "announce", "list", "--json")
     assert first.returncode == 0 and first.stdout == "" and first.stderr == ""
@@ -128,6 +129,7 @@ def test_create_list_and_deliveries_json_shapes(tmp_path: Path) -> None:
     assert deliveries(tmp_path, meeting)["total"] == 0
 
 
+@pytest.mark.dated
 def test_deliveries_lists_each_due_reminder(tmp_path: Path) -> None:
     subscribe_console_chats(tmp_path, ["a", "b"], "grants")
     grant = create(
@@ -154,6 +156,7 @@ def test_deliveries_lists_each_due_reminder(tmp_path: Path) -> None:
     assert text.returncode == 0 and "reminder at" in text.stdout
 
 
+@pytest.mark.dated
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -221,6 +224,7 @@ def test_bad_arguments_exit_2_with_a_clear_message(
     assert message in result.stderr
 
 
+@pytest.mark.dated
 def test_edit_with_notify_cancel_and_the_audit_trail(tmp_path: Path) -> None:
     subscribe_console_chats(tmp_path, ["a", "b"], "news")
     news = create(tmp_path, "--kind=news", "--title-pl=Stare", "--text-pl=Treść")
@@ -265,6 +269,7 @@ def test_edit_with_notify_cancel_and_the_audit_trail(tmp_path: Path) -> None:
     assert all(actor.startswith("cli:") for actor in actors)
 
 
+@pytest.mark.dated
 async def test_a_running_bot_picks_up_cli_announcements_within_2_seconds(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -311,6 +316,7 @@ async def wait_for_inbox(storage: Storage, needle: str, timeout: float) -> None:
     raise AssertionError(f"{needle!r} did not arrive within {timeout} s")
 
 
+@pytest.mark.dated
 def test_console_staff_publish_and_a_console_reader_receives(tmp_path: Path) -> None:
     from tests.test_console import chat
 

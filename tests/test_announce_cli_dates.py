@@ -17,6 +17,9 @@ from bot.announcements.model import Announcement
 from bot.storage import Storage
 from tests.test_reminders_cli import refused, run, stored
 
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
+
 WARSAW = ZoneInfo("Europe/Warsaw")
 NEWS = ("announce", "create", "--kind=news", "--title-pl=Wiadomość", "--text-pl=Treść.")
 

@@ -165,6 +165,7 @@ def test_around_the_dst_changes() -> None:
     )
 
 
+@pytest.mark.dated
 def test_the_default_now_is_the_injected_clock() -> None:
     today = datetime.now(WARSAW).date()
     assert parse_when("jutro 9:00", WARSAW) == at(today + timedelta(days=1), 9)
@@ -268,6 +269,7 @@ def stored(data: dict[str, object], name: str) -> datetime:
     return from_db(value).astimezone(WARSAW)
 
 
+@pytest.mark.dated
 async def test_the_flow_reads_jutro_and_a_bare_end_time(
     say: Say, storage: Storage, settings: Settings
 ) -> None:
@@ -281,6 +283,7 @@ async def test_the_flow_reads_jutro_and_a_bare_end_time(
     assert stored(data, "ends_at") == at(tomorrow, 20)
 
 
+@pytest.mark.dated
 async def test_the_flow_reads_a_weekday_on_a_friday(say: Say, storage: Storage) -> None:
     with time_machine.travel(FRIDAY, tick=False):
         await start_meeting(say)
@@ -289,6 +292,7 @@ async def test_the_flow_reads_a_weekday_on_a_friday(say: Say, storage: Storage) 
         assert stored(await draft(storage), "starts_at") == at(date(2027, 1, 22), 18)
 
 
+@pytest.mark.dated
 async def test_the_flow_reads_ukrainian_words_for_a_deadline(
     say: Say, storage: Storage, settings: Settings
 ) -> None:
@@ -299,6 +303,7 @@ async def test_the_flow_reads_ukrainian_words_for_a_deadline(
     assert stored(await draft(storage), "deadline") == at(in_two_days, 23, 59)
 
 
+@pytest.mark.dated
 async def test_the_flow_explains_an_impossible_date_in_the_chats_language(say: Say) -> None:
     await start_grant(say)
     (polish,) = await say("31.02.2027", **BOSS)
@@ -313,6 +318,7 @@ async def test_the_flow_explains_an_impossible_date_in_the_chats_language(say: S
     assert "Місяця 13 не існує" in month.text
 
 
+@pytest.mark.dated
 async def test_a_correction_in_chat_takes_words_too(
     say: Say, storage: Storage, settings: Settings
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 
 from bot.app import build_core
@@ -14,6 +15,9 @@ from bot.core.service import Core
 from bot.storage import Storage
 from tests.conftest import Say
 from tests.delivery_helpers import add_chats, grant_fields, service_for
+
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
 
 BOSS = {"chat": "boss"}
 

@@ -52,11 +52,13 @@ def test_another_scheme_is_refused_as_before() -> None:
     assert "https://" in raised.value.message and "Це не посилання" not in raised.value.message
 
 
+@pytest.mark.dated
 def test_validation_stores_the_completed_link() -> None:
     checked = validate(grant_fields(url="ngo.krakow.pl/konkursy"), now=utcnow(), topics=TOPICS)
     assert checked.url == "https://ngo.krakow.pl/konkursy"
 
 
+@pytest.mark.dated
 async def test_the_flow_accepts_an_address_without_https(say: Say, storage: Storage) -> None:
     await say("/announce", **BOSS)
     for answer in ("/announce pick kind news", "Aktualności", "Tekst.", "skip", "skip"):

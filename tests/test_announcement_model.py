@@ -17,6 +17,9 @@ from bot.announcements.model import (
 from bot.announcements.timeparse import TimeFormatError, parse_when
 from bot.reminders import offsets
 
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
+
 WARSAW = ZoneInfo("Europe/Warsaw")
 TOPICS = ("grants", "tax", "meetings", "consultations", "news")
 

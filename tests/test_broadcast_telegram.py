@@ -195,6 +195,7 @@ async def test_bad_gateway_is_retried_then_delivered(rig: Rig) -> None:
     assert row is not None and row[0] == 3 + 2  # every attempt counted, the failed ones too
 
 
+@pytest.mark.dated
 async def test_a_correction_notice_reaches_those_who_received_it(rig: Rig) -> None:
     ala = await rig.subscriber("Ala", "pl")
     olena = await rig.subscriber("Olena", "uk")

@@ -64,6 +64,7 @@ def test_python_dash_m_and_version(tmp_path: Path) -> None:
     assert result.returncode == 0 and result.stdout.startswith("ngo-bot ")
 
 
+@pytest.mark.dated
 def test_db_migrate_then_again(tmp_path: Path) -> None:
     first = ngo_bot(tmp_path, "db", "migrate")
     assert first.returncode == 0 and "applied 0001_foundation" in first.stdout
@@ -71,6 +72,7 @@ def test_db_migrate_then_again(tmp_path: Path) -> None:
     assert second.returncode == 0 and "applied" not in second.stdout
 
 
+@pytest.mark.dated
 def test_db_backup(tmp_path: Path) -> None:
     ngo_bot(tmp_path, "db", "migrate")
     result = ngo_bot(tmp_path, "db", "backup", str(tmp_path / "b" / "copy.sqlite3"))
@@ -101,6 +103,7 @@ def set_heartbeat(db_path: Path, age_seconds: float, stopped: bool = False) -> N
         )
 
 
+@pytest.mark.dated
 def test_health(tmp_path: Path) -> None:
     assert ngo_bot(tmp_path, "health").returncode == 1  # no database yet
     ngo_bot(tmp_path, "db", "migrate")
@@ -120,6 +123,7 @@ def test_health_of_a_corrupt_file(tmp_path: Path) -> None:
     assert result.returncode == 1
 
 
+@pytest.mark.dated
 async def test_runtime_beats_and_stops_cleanly(settings: Settings) -> None:
     storage = await Storage.open(settings.db_path)
     runtime = BotRuntime(settings, storage, build_core(storage, settings))
@@ -137,6 +141,7 @@ async def test_runtime_beats_and_stops_cleanly(settings: Settings) -> None:
     await storage.close()
 
 
+@pytest.mark.dated
 def test_secrets_are_redacted_from_logs(caplog: pytest.LogCaptureFixture) -> None:
     logger = logging.getLogger("test.redact")
     redact = RedactSecrets(["123456:SECRET-TOKEN", "hunter22"])
@@ -154,6 +159,7 @@ def test_secrets_are_redacted_from_logs(caplog: pytest.LogCaptureFixture) -> Non
     assert "SECRET-TOKEN" not in text and "hunter22" not in text and "[redacted]" in text
 
 
+@pytest.mark.dated
 def test_settings_validation() -> None:
     with pytest.raises(ConfigError, match="BOT_ADMINS"):
         Settings.from_env({"BOT_ADMINS": "bob"})
@@ -175,6 +181,7 @@ def test_settings_validation() -> None:
     assert "1:abc" not in repr(settings)
 
 
+@pytest.mark.dated
 def test_quiet_hours_wrap_around_midnight() -> None:
     from datetime import time
 

@@ -18,6 +18,9 @@ from bot.storage import Storage
 from tests.conftest import Say
 from tests.delivery_helpers import add_chats, service_for
 
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
+
 ALA = ChatRef("console", "ala")
 BOSS = {"chat": "boss"}
 

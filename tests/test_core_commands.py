@@ -108,6 +108,7 @@ async def test_language_switch_and_bad_language(say: Say) -> None:
     assert "English" in english.text
 
 
+@pytest.mark.dated
 async def test_group_settings_only_for_admins(say: Say, storage: Storage) -> None:
     group = {"chat": "-42", "platform": "telegram", "kind": ChatKind.GROUP}
     (refused,) = await say("/subscribe grants", sender="7", admin=False, **group)
@@ -151,6 +152,7 @@ async def test_privacy_uses_the_configured_operator(storage: Storage, settings) 
     assert "Fundacja &lt;Test&gt; &amp; Co" in reply.text
 
 
+@pytest.mark.dated
 async def test_export_is_a_json_file_of_this_chat(say: Say) -> None:
     await say("/language uk")
     await say("/subscribe grants")
@@ -163,6 +165,7 @@ async def test_export_is_a_json_file_of_this_chat(say: Say) -> None:
     assert "staff" not in data
 
 
+@pytest.mark.dated
 async def test_export_of_a_staff_member_includes_their_record(say: Say, storage: Storage) -> None:
     await storage.staff.add("console:ewa", "staff", "console:boss")
     await storage.staff.audit("console:ewa", "announce", "id=3")
@@ -173,6 +176,7 @@ async def test_export_of_a_staff_member_includes_their_record(say: Say, storage:
     assert data["audit_log"][0]["action"] == "announce"
 
 
+@pytest.mark.dated
 async def test_forget_needs_confirmation_then_erases(say: Say, storage: Storage) -> None:
     await say("/subscribe all")
     (ask,) = await say("/forget")
@@ -185,6 +189,7 @@ async def test_forget_needs_confirmation_then_erases(say: Say, storage: Storage)
     assert count is not None and count[0] == 0
 
 
+@pytest.mark.dated
 async def test_deadlines_and_events_say_nothing_is_announced(say: Say) -> None:
     (deadlines,) = await say("/deadlines")
     (events,) = await say("/events")
@@ -213,6 +218,7 @@ async def test_out_of_scope_questions_abstain_kindly_and_are_kept_without_user_i
     assert "Dekerta 24" in contact.text
 
 
+@pytest.mark.dated
 async def test_unanswered_is_for_staff(say: Say, storage: Storage) -> None:
     for _n in range(3):
         await say("Gdzie kupić bilet na tramwaj?", chat="resident")
@@ -256,6 +262,7 @@ async def test_help_hides_internal_commands(say: Say) -> None:
     assert "/toggle" not in reply.text and "/subscribe" in reply.text
 
 
+@pytest.mark.dated
 async def test_a_failing_command_gives_an_apology_with_reference(
     storage: Storage,
     settings,
@@ -284,6 +291,7 @@ async def test_a_failing_command_gives_an_apology_with_reference(
     assert isinstance(after, Reply)
 
 
+@pytest.mark.dated
 async def test_staff_only_command_is_refused_and_audited(storage: Storage, settings) -> None:  # type: ignore[no-untyped-def]
     registry = CommandRegistry()
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.config import Settings
 from bot.core.messages import Reply
 from bot.storage import Storage
 from tests.conftest import Say
 from tests.delivery_helpers import add_chats, grant_fields, service_for
+
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
 
 BOSS = {"chat": "boss"}
 

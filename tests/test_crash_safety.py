@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.config import Settings
 from bot.delivery.owner import new_owner, owner_is_gone
 from bot.storage import Storage
@@ -119,6 +121,7 @@ def test_a_claim_owner_is_gone_only_when_its_process_certainly_is() -> None:
     assert not owner_is_gone("1234-abcd")  # an older format: the lease decides
 
 
+@pytest.mark.dated
 async def test_a_dispatcher_spares_its_own_batch_but_not_a_dead_senders_claims(
     storage: Storage, settings: Settings
 ) -> None:

@@ -31,6 +31,9 @@ from tests.delivery_helpers import (
     state_counts,
 )
 
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
+
 
 async def outbox_rows(storage: Storage, announcement_id: int) -> list[dict[str, object]]:
     rows = await storage.db.fetch_all(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.clock import utcnow
 from bot.core.messages import ChatKind
 from bot.storage import Storage
@@ -48,6 +50,7 @@ async def test_unknown_faq_button(say: Say) -> None:
     assert "Nie ma takiej odpowiedzi" in reply.text
 
 
+@pytest.mark.dated
 async def test_the_unanswered_log_expires_after_90_days(storage: Storage) -> None:
     now = utcnow()
     await storage.unanswered.record("stare pytanie", "pl", now=now - timedelta(days=91))
@@ -71,6 +74,7 @@ async def test_groups_get_answers_too_when_addressed(say: Say) -> None:
     assert "inicjatywa lokalna" in reply.text.lower()
 
 
+@pytest.mark.dated
 def test_the_console_answers_in_each_language(tmp_path) -> None:  # type: ignore[no-untyped-def]
     questions = (
         "Jak założyć stowarzyszenie zwykłe?\n"

@@ -356,6 +356,7 @@ async def test_forget_erases_the_persons_refusals_and_a_groups(say: Say, storage
     ]
 
 
+@pytest.mark.dated
 async def test_refusals_are_kept_90_days(storage: Storage) -> None:
     now = utcnow()
     await storage.staff.audit_refusal(
@@ -370,6 +371,7 @@ async def test_refusals_are_kept_90_days(storage: Storage) -> None:
     ]
 
 
+@pytest.mark.dated
 async def test_a_refusal_repeated_within_minutes_is_written_once(storage: Storage) -> None:
     now = utcnow()
     for seconds in range(0, 240, 10):  # one member pressing a group's button for four minutes

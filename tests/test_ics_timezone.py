@@ -162,6 +162,7 @@ def test_a_rule_the_zone_gave_up_ends() -> None:
     assert sorted(singles) == [datetime(2011, 3, 27, 2, 0), datetime(2014, 10, 26, 2, 0)]
 
 
+@pytest.mark.dated
 @pytest.mark.parametrize(
     "zone", ["Europe/Warsaw", "Europe/Moscow", "Asia/Jerusalem", "America/Sao_Paulo"]
 )
@@ -183,6 +184,7 @@ def test_both_readers_get_zoneinfo_offsets_every_few_hours(zone: str) -> None:
         moment += timedelta(hours=31, minutes=13)
 
 
+@pytest.mark.dated
 def test_a_series_in_2040_is_at_the_right_utc_time() -> None:
     """The meeting is at 18:00 in Warsaw: 16:00 UTC in summer, 17:00 UTC in winter, in 2040 too."""
     start = datetime(2026, 7, 16, 18, 0, tzinfo=WARSAW)  # a third Thursday
@@ -239,6 +241,7 @@ def next_third_thursday() -> datetime:
     return datetime.combine(thursday, time(18, 0), tzinfo=WARSAW)
 
 
+@pytest.mark.dated
 def test_moving_one_occurrence_raises_the_sequence(tmp_path: Path) -> None:
     start = next_third_thursday()
     created = ngo_bot(
@@ -276,6 +279,7 @@ def _month_after(day: date, months: int) -> tuple[int, int]:
     return index // 12, index % 12 + 1
 
 
+@pytest.mark.dated
 async def test_changes_within_one_second_still_raise_the_sequence(
     storage: Storage, settings: Settings
 ) -> None:

@@ -21,6 +21,9 @@ from bot.storage import Storage
 from bot.transports.console import ConsoleTransport
 from tests.conftest import BOT_COMMAND, Say, bot_env
 
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
+
 QUESTION = "Чи можна отримати компенсацію за оренду приміщення для гуртка вишивки?"
 OFFICE = ChatRef("console", "office")
 # A Wednesday and the Saturday after it, in Warsaw: fixed moments, whatever today is.

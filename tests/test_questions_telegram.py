@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import time_machine
 
 from bot.config import Settings
@@ -143,6 +144,7 @@ def test_forget_edits_the_staff_copy_and_limits_hold(
     assert not any("Питання номер" in detail for detail in details)
 
 
+@pytest.mark.dated
 async def test_the_48_hour_reminder_reaches_the_staff_group_on_an_injected_clock(
     fake_bot_api: FakeBotApi, tmp_path: Path, run_bot: list[BotProcess]
 ) -> None:

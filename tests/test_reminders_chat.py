@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import pytest
 from icalendar import Calendar
 
 from bot.announcements.model import Fields, Kind
@@ -16,6 +17,9 @@ from bot.reminders.season import campaign_times
 from bot.storage import Storage
 from tests.conftest import Say
 from tests.delivery_helpers import grant_fields, service_for
+
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
 
 BOSS = {"chat": "boss"}
 

@@ -88,6 +88,7 @@ def test_new_commands_have_help(tmp_path: Path, command: list[str]) -> None:
     assert result.returncode == 0 and "usage: ngo-bot" in result.stdout
 
 
+@pytest.mark.dated
 def test_repeat_and_one_occurrence_elsewhere(tmp_path: Path) -> None:
     start = third_thursday(1)
     series = create_series(tmp_path, start)
@@ -133,6 +134,7 @@ def test_repeat_and_one_occurrence_elsewhere(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.dated
 @pytest.mark.parametrize(
     ("option", "message"),
     [
@@ -158,6 +160,7 @@ def test_bad_repetitions_exit_2_naming_the_problem(
     assert message in stderr
 
 
+@pytest.mark.dated
 def test_only_meetings_repeat(tmp_path: Path) -> None:
     deadline = (datetime.now(WARSAW) + timedelta(days=20)).date().isoformat()
     stderr = refused(
@@ -173,6 +176,7 @@ def test_only_meetings_repeat(tmp_path: Path) -> None:
     assert "--repeat: Only meetings can repeat." in stderr
 
 
+@pytest.mark.dated
 def test_rerun_the_tax_campaign_next_year(tmp_path: Path) -> None:
     year = datetime.now(WARSAW).year + 1
     first = json.loads(
@@ -218,6 +222,7 @@ def test_rerun_the_tax_campaign_next_year(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.dated
 def test_calendar_export_is_valid_stable_and_filtered(tmp_path: Path) -> None:
     series = create_series(tmp_path, third_thursday(1))
     deadline = (datetime.now(WARSAW) + timedelta(days=12)).replace(
@@ -280,6 +285,7 @@ def test_calendar_export_is_valid_stable_and_filtered(tmp_path: Path) -> None:
     assert f"announcement-{grant}@" not in run(tmp_path, "calendar", "export")
 
 
+@pytest.mark.dated
 def test_deliveries_lists_each_due_reminder_with_its_counts(tmp_path: Path) -> None:
     settings = Settings(db_path=tmp_path / "bot.sqlite3", quiet_hours=None)
     stored(tmp_path, lambda s: add_chats(s, "console", ["ala", "ola"], topics=["grants"]))
@@ -327,6 +333,7 @@ def test_deliveries_lists_each_due_reminder_with_its_counts(tmp_path: Path) -> N
     assert "dropped (target-passed)" in text and "2 messages (pending 2" in text
 
 
+@pytest.mark.dated
 def test_a_console_only_setup_gets_reminders_missed_while_nothing_ran(tmp_path: Path) -> None:
     settings = Settings(db_path=tmp_path / "bot.sqlite3", quiet_hours=None)
     deadline = (datetime.now(UTC) + timedelta(hours=1)).astimezone(WARSAW)

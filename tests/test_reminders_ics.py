@@ -250,6 +250,7 @@ def test_onsets_are_in_the_local_time_before_the_change() -> None:
                 assert change.astimezone(WARSAW).utcoffset() == offset_to
 
 
+@pytest.mark.dated
 @pytest.mark.parametrize(
     "zone",
     ["Europe/Warsaw", "Europe/Kyiv", "America/New_York", "Australia/Lord_Howe", "Asia/Tokyo"],

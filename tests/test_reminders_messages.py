@@ -38,6 +38,7 @@ def test_offset_errors_are_translated(spec: str, polish: str, ukrainian: str) ->
         assert raised.value.message == str(raised.value)
 
 
+@pytest.mark.dated
 def test_a_validation_error_is_all_in_one_language() -> None:
     with use_language("pl"), pytest.raises(AnnouncementError) as raised:
         validate(grant_fields(remind="0d"), now=utcnow(), topics=TOPICS)
@@ -45,6 +46,7 @@ def test_a_validation_error_is_all_in_one_language() -> None:
     assert "needs a time" not in raised.value.message
 
 
+@pytest.mark.dated
 async def test_the_flow_says_what_is_wrong_with_the_reminders(say: Say) -> None:
     await say("/announce", **BOSS)
     await say("/announce pick kind grant-deadline", **BOSS)

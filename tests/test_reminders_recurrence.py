@@ -30,6 +30,7 @@ def as_local(instants: list[datetime]) -> list[str]:
 # --- parse_repeat ------------------------------------------------------------------------------
 
 
+@pytest.mark.dated
 @pytest.mark.parametrize(
     ("spec", "rule"),
     [
@@ -56,6 +57,7 @@ def test_no_repetition(spec: str) -> None:
     assert parse_repeat(spec) is None
 
 
+@pytest.mark.dated
 def test_a_local_until_is_stored_in_utc() -> None:
     # A date means the end of that local day; winter is UTC+1, summer UTC+2.
     assert (
@@ -157,6 +159,7 @@ def test_the_window_is_half_open_and_in_any_zone() -> None:
     assert occurrences(THIRD_THURSDAY, first, WARSAW, mar, mar) == []
 
 
+@pytest.mark.dated
 def test_count_and_until_end_the_series() -> None:
     first = local(2026, 1, 15, 17, 0)
     later = local(2030, 1, 1)
@@ -212,6 +215,7 @@ def test_the_first_meeting_always_counts() -> None:
     ]
 
 
+@pytest.mark.dated
 def test_synchronisation_check() -> None:
     ensure_synchronised(THIRD_THURSDAY, local(2026, 1, 15, 17, 0), WARSAW)
     ensure_synchronised("FREQ=WEEKLY", local(2026, 1, 14, 17, 0), WARSAW)

@@ -23,6 +23,9 @@ from tests.conftest import BOT_COMMAND, bot_env
 from tests.fakebotapi import FakeBotApi
 from tests.test_telegram_run import BotProcess
 
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
+
 WARSAW = ZoneInfo("Europe/Warsaw")
 
 

@@ -15,6 +15,9 @@ from bot.storage.database import Database, packaged_migrations
 from bot.storage.reminders import ReminderState
 from tests.delivery_helpers import grant_fields, service_for
 
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
+
 
 async def test_migration_5_keeps_every_broadcast_and_outbox_row(tmp_path: Path) -> None:
     db = await Database.open(tmp_path / "old.sqlite3", migrate=False)

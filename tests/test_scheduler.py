@@ -33,6 +33,9 @@ from tests.delivery_helpers import (
     service_for,
 )
 
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
+
 WARSAW = ZoneInfo("Europe/Warsaw")
 BOSS = "console:boss"
 FAST = SchedulerPolicy(poll_interval=0.05, stop_timeout=5.0)

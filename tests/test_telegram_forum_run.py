@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.clock import utcnow
 from bot.core.messages import ChatRef
 from bot.storage import Storage
@@ -18,6 +20,7 @@ from tests.test_broadcast_telegram import SETTLE_SECONDS, announce
 from tests.test_telegram_run import BotProcess
 
 
+@pytest.mark.dated
 async def test_each_forum_topic_subscribes_and_receives_in_its_own_thread(
     fake_bot_api: FakeBotApi, tmp_path: Path, storage: Storage, run_bot: list[BotProcess]
 ) -> None:

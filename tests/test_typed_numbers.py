@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import time_machine
 
 from bot.core.conversation import CHOICES_TTL, typed_number
@@ -51,6 +52,7 @@ async def test_a_number_in_range_presses_that_button(say: Say, storage: Storage)
     assert chat_row is not None and await storage.chats.topics_of(chat_row.id) == {"tax"}
 
 
+@pytest.mark.dated
 async def test_the_choices_expire(say: Say, storage: Storage) -> None:
     await say("/topics")
     with time_machine.travel(timedelta(seconds=CHOICES_TTL.total_seconds() + 60)):

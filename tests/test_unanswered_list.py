@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.clock import utcnow
 from bot.faq.unanswered import SHOWN_LENGTH, question_key, shorten
 from bot.storage import Storage
@@ -29,6 +31,7 @@ async def test_a_question_taken_for_two_languages_is_listed_once(
     assert await listing_lines(say) == [f"3× [pl, uk] {AMBIGUOUS}"]
 
 
+@pytest.mark.dated
 async def test_cyrillic_questions_differing_in_case_are_one(say: Say, storage: Storage) -> None:
     now = utcnow()
     await storage.unanswered.record("Де купити квиток?", "uk", now=now)
@@ -36,6 +39,7 @@ async def test_cyrillic_questions_differing_in_case_are_one(say: Say, storage: S
     assert await listing_lines(say) == ["2× [uk] Де купити квиток?"]
 
 
+@pytest.mark.dated
 async def test_long_lines_are_cut_and_lines_without_letters_left_out(
     say: Say, storage: Storage
 ) -> None:

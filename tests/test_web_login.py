@@ -49,6 +49,7 @@ async def ask(
     return "\n".join(reply.text for reply in await core.handle(incoming))
 
 
+@pytest.mark.dated
 async def test_the_web_command_sends_a_working_link(web_core: Core, storage: Storage) -> None:
     text = await ask(web_core, "/web")
     assert "15" in text
@@ -60,6 +61,7 @@ async def test_the_web_command_sends_a_working_link(web_core: Core, storage: Sto
     assert session is not None
 
 
+@pytest.mark.dated
 async def test_looking_at_a_link_does_not_use_it(storage: Storage, settings: Settings) -> None:
     auth = ConsoleAuth(storage, settings)
     token = (await auth.login_link("console:boss", "http://x")).rsplit("/", 1)[1]
@@ -92,12 +94,14 @@ def test_the_login_forms_double_submit_token() -> None:
     assert not login_form_valid("", "") and not login_form_valid(fresh, "ż" * 43)
 
 
+@pytest.mark.dated
 async def test_staff_get_a_link_too(web_core: Core, storage: Storage) -> None:
     await storage.staff.add("telegram:77", "staff", "console:boss")
     text = await ask(web_core, "/web", sender="77", platform="telegram")
     assert "/login/" in text
 
 
+@pytest.mark.dated
 async def test_not_in_a_group(web_core: Core, storage: Storage) -> None:
     text = await ask(web_core, "/web", kind=ChatKind.GROUP, chat="-100")
     assert "/login/" not in text
@@ -105,6 +109,7 @@ async def test_not_in_a_group(web_core: Core, storage: Storage) -> None:
     assert await storage.db.fetch_all("SELECT * FROM web_login_links") == []
 
 
+@pytest.mark.dated
 @pytest.mark.parametrize(
     ("language", "words"),
     [("pl", "tylko dla pracowników"), ("uk", "лише працівникам"), ("en", "staff only")],
@@ -118,11 +123,13 @@ async def test_someone_else_is_refused_politely(
     assert words in text and "/login/" not in text
 
 
+@pytest.mark.dated
 async def test_the_web_command_says_when_the_console_is_off(core: Core) -> None:
     text = await ask(core, "/web")
     assert "BOT_WEB_LISTEN" in text and "/login/" not in text
 
 
+@pytest.mark.dated
 async def test_refusals_in_ukrainian_for_a_group(web_core: Core, storage: Storage) -> None:
     chat = await storage.chats.ensure(ChatRef("console", "grp"), ChatKind.GROUP, "uk")
     assert chat.kind is ChatKind.GROUP
@@ -144,6 +151,7 @@ def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.dated
 def test_cli_prints_the_link_last(tmp_path: Path) -> None:
     result = run_cli(
         tmp_path,
@@ -171,6 +179,7 @@ def test_cli_refuses_who_is_not_staff_and_a_console_that_is_off(tmp_path: Path) 
 # --- privacy ----------------------------------------------------------------------------------
 
 
+@pytest.mark.dated
 async def test_export_and_forget_cover_the_console_data(web_core: Core, storage: Storage) -> None:
     await storage.staff.add("telegram:77", "staff", "console:boss")
     auth = ConsoleAuth(storage, web_core.settings)
@@ -191,6 +200,7 @@ async def test_export_and_forget_cover_the_console_data(web_core: Core, storage:
     assert await storage.db.fetch_all("SELECT * FROM web_login_links") == []
 
 
+@pytest.mark.dated
 async def test_used_links_are_dropped_a_day_after_they_expire(
     storage: Storage, settings: Settings
 ) -> None:
@@ -205,6 +215,7 @@ async def test_used_links_are_dropped_a_day_after_they_expire(
 # --- the chart's history ----------------------------------------------------------------------
 
 
+@pytest.mark.dated
 async def test_subscriptions_are_counted_per_day(storage: Storage, settings: Settings) -> None:
     service = ConsoleService(storage, settings, build_core(storage, settings).topics)
     ala = await storage.chats.ensure(ChatRef("console", "ala"), ChatKind.PRIVATE, "pl")
@@ -225,6 +236,7 @@ async def test_subscriptions_are_counted_per_day(storage: Storage, settings: Set
     assert board.chats.row_totals == {"grants": 1}
 
 
+@pytest.mark.dated
 async def test_the_migration_counts_existing_subscriptions(tmp_path: Path) -> None:
     from bot.storage.database import Database, packaged_migrations
 

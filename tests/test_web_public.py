@@ -40,6 +40,9 @@ from tests.delivery_helpers import (
     settled,
 )
 
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
+
 TOKEN = "scrape-me-7f3a9c"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

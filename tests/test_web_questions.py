@@ -24,6 +24,9 @@ from bot.weblogin import ConsoleAuth, NotStaff
 from tests.test_questions_core import delivered
 from tests.test_web_console import ADMIN, STAFF, Console, browser_session, csrf_of
 
+# Date-sensitive: .ci/run runs these again at its fixed moments (`pytest -m dated`).
+pytestmark = pytest.mark.dated
+
 OFFICE = ChatRef("console", "office")
 OLENA = ChatRef("console", "olena")
 QUESTION = "Чи можна отримати компенсацію за оренду приміщення для гуртка вишивки?"
