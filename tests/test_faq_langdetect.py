@@ -50,7 +50,7 @@ def test_a_polish_term_in_a_ukrainian_chat_stays_ukrainian() -> None:
     ],
 )
 def test_ukrainian_typed_polish_style_is_ukrainian(text: str) -> None:
-    """"jak", "z", "czy", "nam" are як, з, чи, нам once the other words are clearly Ukrainian."""
+    """ "jak", "z", "czy", "nam" are як, з, чи, нам once the other words are clearly Ukrainian."""
     assert detect_language(text, fallback="pl") == "uk"
 
 
