@@ -78,15 +78,21 @@ SETS: dict[str, tuple[Path, Floors]] = {
         DATA / "faq_dev_nearmiss.jsonl",
         Floors({"uk": 0.9}, max_wrong=0, abstention=0.97, language=0.98),
     ),
+    # Written blind (100 near-misses and chit-chat, deliberately close to the FAQ);
+    # measured untouched: abstention 0.870.
+    "dev_nearmiss2": (
+        DATA / "faq_dev_nearmiss2.jsonl",
+        Floors({}, max_wrong=0, abstention=0.85, language=0.98),
+    ),
     # The blind hard set (never used for tuning): floors below its measured numbers
-    # (top-1 pl 0.903, uk 0.905; 1 wrong of 157; abstention 0.947; language 0.995).
+    # (top-1 pl 0.903, uk 0.916; 3 wrong of 157; abstention 0.947; language 1.0).
     "hard": (
         DATA / "faq_hard.jsonl",
         Floors({"pl": 0.87, "uk": 0.87}, max_wrong=3, abstention=0.92, language=0.98),
     ),
     # The second blind hard set (186 questions, sealed until measured; labels agreed
     # 100 % by a second reader): pl 0.949, uk 0.932, 1 wrong of 133, abstention
-    # 0.925, language 0.978.
+    # 0.962, language 0.984.
     "hard2": (
         DATA / "faq_hard2.jsonl",
         Floors({"pl": 0.91, "uk": 0.9}, max_wrong=3, abstention=0.9, language=0.96),
