@@ -53,6 +53,24 @@ def test_a_lexical_tie_stays_a_choice_whatever_the_ngrams_prefer() -> None:
     assert decide_hybrid(lexical, fused, c, tie) == ("choice", ("a", "b"))
 
 
+def test_ngrams_never_overturn_a_decoy_the_words_prefer() -> None:
+    c = Calibration(threshold=0.3, ngram_weight=0.1)
+    tie = Calibration(threshold=0.3, choice_margin=0.07, choice_threshold=0.45)
+    lexical = [("!decoy", 0.52), ("a", 0.36)]
+    fused = [("a", 0.72), ("!decoy", 0.62)]
+    assert decide(fused, c) == ("answer", ("a",))
+    assert decide_hybrid(lexical, fused, c, tie) == ("abstain", ())
+    # The words themselves preferring the entry: the answer stands.
+    assert decide_hybrid([("a", 0.52), ("!decoy", 0.36)], fused, c, tie) == ("answer", ("a",))
+
+
+def test_a_court_fee_for_a_registered_association_is_not_the_ordinary_one(
+    matcher: FaqMatcher,
+) -> None:
+    question = "Ile wynosi opłata sądowa za wpis stowarzyszenia rejestrowego do KRS?"
+    assert matcher.ask(question).status == "abstain", matcher.rank(question)[:3]
+
+
 def test_ngram_index_scores_the_closest_phrase_of_each_document() -> None:
     index = CharNgramIndex(
         [("tax", "jak przekazać 1,5% podatku"), ("tax", "PIT"), ("vol", "wolontariat w mieście")]

@@ -430,14 +430,28 @@ def decide_hybrid(
     c: Calibration,
     lexical_choice: Calibration,
 ) -> tuple[Status, tuple[str, ...]]:
-    """The fused ranking decides, except that a lexical tie between two entries stays a choice."""
+    """The fused ranking decides, with two exceptions from the words alone.
+
+    A lexical tie between two entries stays a choice. And when the words point
+    to a decoy more than to the fused winner, the n-grams must not overturn it:
+    word pieces refine the words' evidence, they never outvote it.
+    """
     status, candidates = decide(fused, c)
     if status == "abstain" and not lexical:
         return status, candidates
+    if status == "answer" and _decoy_outweighs(lexical, candidates[0]):
+        return "abstain", ()
     lexical_status, pair = decide(lexical, lexical_choice)
     if lexical_status == "choice" and status != "abstain" and fused[0][0] in pair:
         return "choice", pair
     return status, candidates
+
+
+def _decoy_outweighs(lexical: list[tuple[str, float]], answer: str) -> bool:
+    """True when the lexical ranking's best is a decoy scoring above ``answer``."""
+    if not lexical or not _is_decoy(lexical[0][0]):
+        return False
+    return dict(lexical).get(answer, 0.0) < lexical[0][1]
 
 
 def decide(ranking: list[tuple[str, float]], c: Calibration) -> tuple[Status, tuple[str, ...]]:
