@@ -251,7 +251,7 @@ def settle_problem(status: Settle, number: int) -> Reply:
 @registry.command(
     "questions",
     N_("Open questions for the office; block or unblock a chat from asking"),
-    usage=N_("[block|unblock <number>]"),
+    usage=N_("[block|unblock <number>|<platform>:<chat id>]"),
     audience=Audience.STAFF,
     available=questions_on,
 )
