@@ -214,6 +214,7 @@ async def test_block_a_chat_by_its_platform_and_id(say: Say, storage: Storage) -
     assert "#2" in (await say("/ask Ще?", chat="olena"))[0].text
     (unknown,) = await say("/questions block console:nobody", chat="office")
     assert "/questions block 12" in unknown.text
+    assert "/questions block telegram:123456" in unknown.text
 
 
 async def test_off_without_staff_chats(say: Say, core: Core) -> None:

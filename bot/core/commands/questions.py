@@ -277,8 +277,12 @@ async def block(ctx: Context, action: str, target: str) -> Reply:
     chat = await chat_of(ctx, target)
     if chat is None:
         return Reply(
-            _("Use: {block} (the chat that asked question 12) or {unblock}.").format(
+            _(
+                "Use: {block} (the chat that asked question 12), {block_chat} (a chat by its"
+                " platform and ID) or {unblock}."
+            ).format(
                 block=escape(ctx.cmd("questions block 12")),
+                block_chat=escape(ctx.cmd("questions block telegram:123456")),
                 unblock=escape(ctx.cmd("questions unblock 12")),
             )
         )
