@@ -191,6 +191,32 @@ async def test_unanswered_marks_lines_that_became_questions(say: Say) -> None:
     assert len(marked) == 1 and "вишивки" in marked[0]
 
 
+async def test_help_names_every_form_of_questions(say: Say) -> None:
+    """`questions block` takes a question's number or a chat (platform:id); the help says both."""
+    for language, usage in (
+        ("pl", "/questions [block|unblock &lt;numer&gt;|&lt;platforma&gt;:&lt;ID czatu&gt;]"),
+        ("uk", "/questions [block|unblock &lt;номер&gt;|&lt;платформа&gt;:&lt;ID чату&gt;]"),
+        ("en", "/questions [block|unblock &lt;number&gt;|&lt;platform&gt;:&lt;chat id&gt;]"),
+    ):
+        await say(f"/language {language}", chat="office")
+        (listing,) = await say("/help", chat="office")
+        assert usage in listing.text, listing.text
+
+
+async def test_block_a_chat_by_its_platform_and_id(say: Say, storage: Storage) -> None:
+    assert "#1" in (await say("/ask Де подати заяву?", chat="olena", hint="uk"))[0].text
+    (blocked,) = await say("/questions block console:olena", chat="office")
+    assert "/questions unblock console:olena" in blocked.text
+    assert "#" not in (await say("/ask Ще?", chat="olena"))[0].text
+    log = await storage.staff.audit_log("console:office")
+    assert log[0].action == "questions block" and log[0].detail == "console:olena"
+    await say("/questions unblock console:olena", chat="office")
+    assert "#2" in (await say("/ask Ще?", chat="olena"))[0].text
+    (unknown,) = await say("/questions block console:nobody", chat="office")
+    assert "/questions block 12" in unknown.text
+    assert "/questions block telegram:123456" in unknown.text
+
+
 async def test_off_without_staff_chats(say: Say, core: Core) -> None:
     (with_feature,) = await say("/help", chat="office")
     assert "/ask" in with_feature.text and "/answer" in with_feature.text

@@ -251,7 +251,7 @@ def settle_problem(status: Settle, number: int) -> Reply:
 @registry.command(
     "questions",
     N_("Open questions for the office; block or unblock a chat from asking"),
-    usage=N_("[block|unblock <number>]"),
+    usage=N_("[block|unblock <number>|<platform>:<chat id>]"),
     audience=Audience.STAFF,
     available=questions_on,
 )
@@ -277,8 +277,12 @@ async def block(ctx: Context, action: str, target: str) -> Reply:
     chat = await chat_of(ctx, target)
     if chat is None:
         return Reply(
-            _("Use: {block} (the chat that asked question 12) or {unblock}.").format(
+            _(
+                "Use: {block} (the chat that asked question 12), {block_chat} (a chat by its"
+                " platform and ID) or {unblock}."
+            ).format(
                 block=escape(ctx.cmd("questions block 12")),
+                block_chat=escape(ctx.cmd("questions block telegram:123456")),
                 unblock=escape(ctx.cmd("questions unblock 12")),
             )
         )
