@@ -14,6 +14,7 @@ How a question is scored (docs/faq.md explains the choices and the numbers):
 3. A term's weight is its BM25 inverse document frequency. A word the index
    has never seen still counts (half as much as a word unique to one entry):
    it is evidence that the question is about something else ("karta pobytu").
+   A word that only the out-of-scope examples use counts extra, for the same reason.
 4. An entry's score is the share of the question's weight it explains,
    damped when the matched words are all common ones (a question made only
    of words such as "wniosek" proves nothing).
@@ -126,6 +127,9 @@ class MatcherSettings:
     min_affix_len: int = 5
     # How much an unknown word counts, relative to a word unique to one entry.
     oov_weight: float = 0.5
+    # Extra weight of a word that only decoys use ("smogowy", "VAT"): it names a
+    # topic the FAQ does not cover, so it counts against every entry.
+    decoy_term_extra: float = 0.5
     oov_short_weight: float = 0.4
     # Credit of a term in the entry that uses it least, relative to its home entry.
     tf_floor: float = 0.6
@@ -274,6 +278,8 @@ class FaqMatcher:
                 weight = unique_idf * self._oov_factor(term.token)
             weight *= term.weight
             total += weight
+            if term.matches and all(_is_decoy(self._docs[doc]) for doc in term.matches):
+                total += weight * s.decoy_term_extra
             # Evidence grows with the cube of a word's rarity: one word
             # unique to an entry is proof enough, two common ones are not.
             rarity = (weight / (unique_idf * term.weight)) ** s.evidence_power * term.weight
