@@ -79,10 +79,18 @@ SETS: dict[str, tuple[Path, Floors]] = {
         Floors({"uk": 0.9}, max_wrong=0, abstention=0.97, language=0.98),
     ),
     # Written blind (100 near-misses and chit-chat, deliberately close to the FAQ);
-    # measured untouched: abstention 0.870.
+    # measured untouched: abstention 0.870; 0.940 after the fifth decoy round.
     "dev_nearmiss2": (
         DATA / "faq_dev_nearmiss2.jsonl",
-        Floors({}, max_wrong=0, abstention=0.85, language=0.98),
+        Floors({}, max_wrong=0, abstention=0.9, language=0.98),
+    ),
+    # Written blind (90 near-misses deliberately close to the FAQ, 40 indirect and 40
+    # long questions); measured untouched: pl 0.875, uk 0.900, 1 wrong, abstention
+    # 0.744; after the fifth decoy round (written blind too) pl 0.875, uk 0.925,
+    # 0 wrong, abstention 0.811.
+    "dev_nearmiss3": (
+        DATA / "faq_dev_nearmiss3.jsonl",
+        Floors({"pl": 0.85, "uk": 0.87}, max_wrong=1, abstention=0.78, language=0.98),
     ),
     # The blind hard set (never used for tuning): floors below its measured numbers
     # (top-1 pl 0.903, uk 0.916; 3 wrong of 157; abstention 0.947; language 1.0).
