@@ -87,20 +87,20 @@ SETS: dict[str, tuple[Path, Floors]] = {
     # Written blind (90 near-misses deliberately close to the FAQ, 40 indirect and 40
     # long questions); measured untouched: pl 0.875, uk 0.900, 1 wrong, abstention
     # 0.744; after the fifth decoy round (written blind too) pl 0.875, uk 0.925,
-    # 0 wrong, abstention 0.811.
+    # 0 wrong, abstention 0.789. Its misses were never read.
     "dev_nearmiss3": (
         DATA / "faq_dev_nearmiss3.jsonl",
-        Floors({"pl": 0.85, "uk": 0.87}, max_wrong=1, abstention=0.78, language=0.98),
+        Floors({"pl": 0.85, "uk": 0.87}, max_wrong=1, abstention=0.76, language=0.98),
     ),
     # The blind hard set (never used for tuning): floors below its measured numbers
-    # (top-1 pl 0.903, uk 0.916; 3 wrong of 157; abstention 0.947; language 1.0).
+    # (top-1 pl 0.903, uk 0.937; 3 wrong of 157; abstention 0.947; language 1.0).
     "hard": (
         DATA / "faq_hard.jsonl",
         Floors({"pl": 0.87, "uk": 0.87}, max_wrong=3, abstention=0.92, language=0.98),
     ),
     # The second blind hard set (186 questions, sealed until measured; labels agreed
-    # 100 % by a second reader): pl 0.949, uk 0.932, 1 wrong of 133, abstention
-    # 0.962, language 0.984.
+    # 100 % by a second reader): pl 0.966, uk 0.959, 1 wrong of 133, abstention
+    # 0.981, language 0.984.
     "hard2": (
         DATA / "faq_hard2.jsonl",
         Floors({"pl": 0.91, "uk": 0.9}, max_wrong=3, abstention=0.9, language=0.96),
