@@ -40,15 +40,58 @@ CLOCK_SHIM = ROOT / "tests" / "clockshim"
 DEFAULT_TEST_NOW = "2026-06-17T10:00:00+02:00"
 
 
-def injected_now() -> datetime | None:
-    """The moment tests start at, or None for the real clock."""
-    value = os.environ.get("NGO_TEST_NOW", DEFAULT_TEST_NOW)
+def parse_moment(value: str, source: str = "NGO_TEST_NOW") -> datetime | None:
+    """A moment as NGO_TEST_NOW or --test-now gives it, or None for the real clock."""
     if value == "real":
         return None
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise pytest.UsageError(f"{source} is no ISO 8601 moment: {value!r}") from None
     if moment.tzinfo is None:
-        raise pytest.UsageError(f"NGO_TEST_NOW needs an offset: {value!r}")
+        raise pytest.UsageError(f"{source} needs an offset: {value!r}")
     return moment
+
+
+def injected_now() -> datetime | None:
+    """The moment tests start at (NGO_TEST_NOW or the default), or None for the real clock."""
+    return parse_moment(os.environ.get("NGO_TEST_NOW", DEFAULT_TEST_NOW))
+
+
+# --test-now=MOMENT (repeatable) runs each `dated` test once at every MOMENT given, in ONE session
+# (the other tests run once, at NGO_TEST_NOW or the default): .ci/run uses it for its fixed
+# moments, so the session's setup (collection, each worker's Synapse) happens once and the
+# moments' waits overlap. Each copy's id names its moment
+# (`test_x[now=2027-03-28T01:30:00+01:00]`), so a failure says at which moment it failed.
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--test-now",
+        action="append",
+        default=[],
+        metavar="MOMENT",
+        help="run each test marked `dated` at MOMENT (ISO 8601 with offset, or 'real'); "
+        "repeat it for several moments in one session (NGO_TEST_NOW is then ignored for them)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    moments: list[str] = config.getoption("test_now")
+    for value in moments:
+        parse_moment(value, "--test-now")
+    if len(set(moments)) != len(moments):
+        raise pytest.UsageError(f"--test-now repeats a moment: {moments}")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    moments: list[str] = metafunc.config.getoption("test_now")
+    if moments and metafunc.definition.get_closest_marker("dated"):
+        metafunc.parametrize("clock_moment", moments, ids=[f"now={m}" for m in moments])
+
+
+@pytest.fixture
+def clock_moment() -> str:
+    """The moment this test starts at: NGO_TEST_NOW or the default (--test-now overrides it)."""
+    return os.environ.get("NGO_TEST_NOW", DEFAULT_TEST_NOW)
 
 
 _clock_offset: float | None = None  # seconds between the tests' clock and the real one
@@ -62,7 +105,7 @@ _READS_THE_CLOCK = re.compile(
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     unmarked = []
     for item in items:
         function = getattr(item, "function", None)
@@ -79,16 +122,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             "these tests read or move the clock but are not marked "
             "@pytest.mark.dated:\n  " + "\n  ".join(unmarked)
         )
+    if config.getoption("test_now"):
+        # With --dist loadgroup, xdist hands out each file (its copies at each moment apart) as one
+        # unit: a file's tests stay together as with --dist loadfile, and the copies of a slow
+        # file at different moments can run on different workers at once.
+        dated = 0
+        for item in items:
+            callspec = getattr(item, "callspec", None)
+            group = item.path.name
+            if callspec is not None and "clock_moment" in callspec.params:
+                dated += 1
+                group += "@" + callspec.params["clock_moment"]
+            item.add_marker(pytest.mark.xdist_group(group))
+        # As `-m dated` finding nothing fails (exit 5), so does --test-now with no dated test.
+        if not dated:
+            raise pytest.UsageError("--test-now: none of the collected tests is marked dated")
 
 
 @pytest.fixture(autouse=True)
-def injected_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+def injected_clock(request: pytest.FixtureRequest, clock_moment: str) -> Iterator[None]:
     """Run each test on the injected clock, and hand the same clock to its bot subprocesses.
 
     Tests against a real Synapse keep the real clock: the homeserver's timestamps are real.
     """
     global _clock_offset
-    moment = injected_now()
+    moment = parse_moment(clock_moment)
     if moment is None or "synapse" in request.fixturenames:
         yield
         return
