@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -377,6 +378,31 @@ async def test_a_batch_sent_for_longer_than_the_lease_is_not_sent_twice(
     # Its own housekeeping must not hand the batch's waiting rows out again.
     assert sorted(slow.delivered()) == names
     assert all(len(texts) == 1 for texts in slow.delivered().values())
+
+
+async def test_a_batch_claimed_but_not_yet_sending_is_not_taken_back(
+    storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"c{i:02}" for i in range(5)]
+    await add_chats(storage, "telegram", names)
+    announcement = await service_for(storage, settings).create(grant_fields(), actor="console:boss")
+    claim = storage.outbox.claim
+
+    async def slow_claim(*args: Any, **kwargs: Any) -> Any:
+        claimed = await claim(*args, **kwargs)
+        if claimed:
+            await asyncio.sleep(0.3)  # a loaded machine: the sender resumes after the lease
+        return claimed
+
+    monkeypatch.setattr(storage.outbox, "claim", slow_claim)
+    transport = ScriptedTransport("telegram")
+    policy = dataclasses.replace(FAST, lease=0.1, poll_interval=0.02)
+    dispatcher = dispatcher_for(storage, settings, {"telegram": transport}, policy=policy)
+    await dispatcher.start()
+    await eventually(lambda: settled(storage, announcement.id))
+    await dispatcher.stop()
+    assert sorted(transport.delivered()) == names
+    assert all(len(texts) == 1 for texts in transport.delivered().values())
 
 
 async def test_messages_to_one_chat_are_spaced(storage: Storage, settings: Settings) -> None:

@@ -238,15 +238,21 @@ class Dispatcher:
     async def _claim_and_deliver(self, platform: str) -> int:
         """Claim one batch of due rows for the platform and send it; return its size."""
         sender = self._senders[platform]
-        claimed = await self._storage.outbox.claim(
-            platform,
-            self._policy.claim_size_for(sender.limiter.limits),
-            self._clock(),
-            owner=self._owner,
-            urgent_only=self.quiet_now(),
-        )
-        if claimed:
-            await sender.deliver(claimed)
+        # Busy from the claim on: housekeeping must not take back a batch claimed a moment ago
+        # whose sending has not started yet (a loaded machine, a short lease).
+        sender.busy = True
+        try:
+            claimed = await self._storage.outbox.claim(
+                platform,
+                self._policy.claim_size_for(sender.limiter.limits),
+                self._clock(),
+                owner=self._owner,
+                urgent_only=self.quiet_now(),
+            )
+            if claimed:
+                await sender.deliver(claimed)
+        finally:
+            sender.busy = False
         return len(claimed)
 
     async def _platform_loop(self, platform: str) -> None:
