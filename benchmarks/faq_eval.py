@@ -74,6 +74,7 @@ def default_sets() -> list[Path]:
         DATA / "faq_dev_nearmiss.jsonl",
         DATA / "faq_dev_nearmiss2.jsonl",
         DATA / "faq_dev_nearmiss3.jsonl",
+        DATA / "faq_dev_blind7.jsonl",
         DATA / "faq_hard.jsonl",
         DATA / "faq_hard2.jsonl",
     ]
