@@ -363,29 +363,35 @@ async def test_a_restarted_dispatcher_resumes_abandoned_claims(
     assert counts["sent"] == 30 and counts["total"] == 30
 
 
-async def test_a_batch_sent_for_longer_than_the_lease_is_not_sent_twice(
-    storage: Storage, settings: Settings
+async def send_once_each_with_a_short_lease(
+    storage: Storage, settings: Settings, names: list[str], transport: ScriptedTransport
 ) -> None:
-    names = [f"c{i:02}" for i in range(30)]
+    """Broadcast to ``names`` with a 0.1 s lease; each chat must get the message exactly once."""
     await add_chats(storage, "telegram", names)
     announcement = await service_for(storage, settings).create(grant_fields(), actor="console:boss")
-    slow = ScriptedTransport("telegram", delay=0.02)  # the batch of 30 takes about 0.3 s
     policy = dataclasses.replace(FAST, lease=0.1, poll_interval=0.02)
-    dispatcher = dispatcher_for(storage, settings, {"telegram": slow}, policy=policy)
+    dispatcher = dispatcher_for(storage, settings, {"telegram": transport}, policy=policy)
     await dispatcher.start()
     await eventually(lambda: settled(storage, announcement.id))
     await dispatcher.stop()
-    # Its own housekeeping must not hand the batch's waiting rows out again.
-    assert sorted(slow.delivered()) == names
-    assert all(len(texts) == 1 for texts in slow.delivered().values())
+    assert sorted(transport.delivered()) == names
+    assert all(len(texts) == 1 for texts in transport.delivered().values())
+
+
+async def test_a_batch_sent_for_longer_than_the_lease_is_not_sent_twice(
+    storage: Storage, settings: Settings
+) -> None:
+    # The batch of 30 takes about 0.3 s: the dispatcher's own housekeeping must not hand the
+    # batch's waiting rows out again.
+    slow = ScriptedTransport("telegram", delay=0.02)
+    await send_once_each_with_a_short_lease(
+        storage, settings, [f"c{i:02}" for i in range(30)], slow
+    )
 
 
 async def test_a_batch_claimed_but_not_yet_sending_is_not_taken_back(
     storage: Storage, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    names = [f"c{i:02}" for i in range(5)]
-    await add_chats(storage, "telegram", names)
-    announcement = await service_for(storage, settings).create(grant_fields(), actor="console:boss")
     claim = storage.outbox.claim
 
     async def slow_claim(*args: Any, **kwargs: Any) -> Any:
@@ -396,13 +402,9 @@ async def test_a_batch_claimed_but_not_yet_sending_is_not_taken_back(
 
     monkeypatch.setattr(storage.outbox, "claim", slow_claim)
     transport = ScriptedTransport("telegram")
-    policy = dataclasses.replace(FAST, lease=0.1, poll_interval=0.02)
-    dispatcher = dispatcher_for(storage, settings, {"telegram": transport}, policy=policy)
-    await dispatcher.start()
-    await eventually(lambda: settled(storage, announcement.id))
-    await dispatcher.stop()
-    assert sorted(transport.delivered()) == names
-    assert all(len(texts) == 1 for texts in transport.delivered().values())
+    await send_once_each_with_a_short_lease(
+        storage, settings, [f"c{i}" for i in range(5)], transport
+    )
 
 
 async def test_messages_to_one_chat_are_spaced(storage: Storage, settings: Settings) -> None:
