@@ -151,3 +151,20 @@ def test_add_faq_parser_plugs_into_a_main_parser() -> None:
     assert check.handler is run_faq_check
     with pytest.raises(SystemExit):
         parser.parse_args(["faq"])
+
+
+def test_check_fails_on_an_elsewhere_word_that_refuses_an_entry_s_own_wording(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "content"
+    shutil.copytree(packaged_content_dir(), target)
+    elsewhere = target / "faq" / "elsewhere.toml"
+    # Ukrainian "Радом" (the city) has the lemma of "рада" (a council).
+    elsewhere.write_text('[krdpp]\nuk = ["Радом"]\n', encoding="utf-8")
+    done = run_cli("faq", "check", env={"BOT_CONTENT_DIR": str(target)})
+    assert done.returncode == 1
+    assert "'Радом' refuses krdpp's own uk wording" in done.stderr
+    elsewhere.unlink()
+    done = run_cli("faq", "check", env={"BOT_CONTENT_DIR": str(target)})
+    assert done.returncode == 0, done.stderr
+    assert "other places and owners (elsewhere.toml): 0" in done.stdout

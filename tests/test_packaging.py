@@ -40,6 +40,7 @@ def test_wheel_installs_and_answers_in_ukrainian(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "bot/locales/uk/LC_MESSAGES/messages.po" in names
     assert "bot/content/topics.toml" in names
+    assert "bot/content/faq/elsewhere.toml" in names
     assert "bot/storage/migrations/0001_foundation.sql" in names
     (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
     requires = zipfile.ZipFile(wheel).read(metadata).decode()

@@ -18,12 +18,14 @@ from typing import TextIO
 from bot.faq.content import (
     ANSWER_LANGUAGES,
     CONTENT_DIR_ENV,
+    ELSEWHERE_FILE,
     FaqContentError,
     content_dir_from_env,
     load_faq,
 )
 from bot.faq.matcher import FaqMatcher, FaqResult
 from bot.faq.render import render_answer
+from bot.faq.scope import own_wording_conflicts
 
 _DEFAULT_LANGUAGE_ENV = "BOT_DEFAULT_LANGUAGE"
 
@@ -101,7 +103,16 @@ def run_faq_check(args: argparse.Namespace) -> int:
     extra = sum(len(entry.extra_phrases) for entry in content.entries.values())
     print(f"index-only wordings: {extra}")
     print(f"out-of-scope topics: {len(content.out_of_scope)}")
-    return 0
+    conflicts = own_wording_conflicts(content)
+    for faq_id, lang, phrase, listed in conflicts:
+        print(
+            f"error: {ELSEWHERE_FILE}: {listed!r} refuses {faq_id}'s own {lang} wording {phrase!r}",
+            file=sys.stderr,
+        )
+    print(
+        f"other places and owners ({ELSEWHERE_FILE}): {sum(map(len, content.elsewhere.values()))}"
+    )
+    return 1 if conflicts else 0
 
 
 def _result_json(result: FaqResult, text: str) -> dict[str, object]:

@@ -56,6 +56,11 @@ FALLBACK_LANGUAGE = "pl"
 MAX_ANSWER_CHARS = 700
 MAX_TITLE_CHARS = 40
 OUT_OF_SCOPE_FILE = "out_of_scope.toml"
+ELSEWHERE_FILE = "elsewhere.toml"
+# Tables of elsewhere.toml besides entry ids: words naming this city, and words
+# naming other places that no entry is about (bot.faq.scope).
+ELSEWHERE_HOME = "home"
+ELSEWHERE_EVERYWHERE = "everywhere"
 CONTENT_DIR_ENV = "BOT_CONTENT_DIR"
 
 _ANSWER_FIELDS = frozenset({"title", "answer", "links", "variants", "keywords"})
@@ -151,6 +156,12 @@ class FaqContent:
         default_factory=lambda: MappingProxyType({})
     )
     source: Path | None = None
+    # Words that say a question is about another place or another owner than an
+    # entry's ("patronat medialny", "w Warszawie"): {entry id, "home" or
+    # "everywhere": ((language, phrase), ...)}; see bot.faq.scope.
+    elsewhere: Mapping[str, tuple[tuple[str, str], ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -212,10 +223,19 @@ def load_faq(content_dir: Path | None = None) -> FaqContent:
                 )
         entries[faq_id] = FaqEntry(faq_id, MappingProxyType(localized), tuple(extra))
 
+    elsewhere = _load_out_of_scope(faq_dir / ELSEWHERE_FILE)
+    for table in elsewhere:
+        if table not in entries and table not in (ELSEWHERE_HOME, ELSEWHERE_EVERYWHERE):
+            raise FaqContentError(
+                f"unknown table (an entry id, {ELSEWHERE_HOME!r} or {ELSEWHERE_EVERYWHERE!r})",
+                path=faq_dir / ELSEWHERE_FILE,
+                entry=table,
+            )
     return FaqContent(
         entries=MappingProxyType(entries),
         out_of_scope=MappingProxyType(_load_out_of_scope(faq_dir / OUT_OF_SCOPE_FILE)),
         source=root,
+        elsewhere=MappingProxyType(elsewhere),
     )
 
 
@@ -350,7 +370,10 @@ def is_valid_url(link: str) -> bool:
 
 
 def _load_out_of_scope(path: Path) -> dict[str, tuple[tuple[str, str], ...]]:
-    """Out-of-scope topics: {topic: ((language, phrase), ...)}; the file is optional."""
+    """Tables of phrases per language: {table: ((language, phrase), ...)}; the file is optional.
+
+    The shape of out_of_scope.toml (a table per topic) and of elsewhere.toml.
+    """
     if not path.exists():
         return {}
     topics: dict[str, tuple[tuple[str, str], ...]] = {}

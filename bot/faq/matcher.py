@@ -20,6 +20,8 @@ How a question is scored (docs/faq.md explains the choices and the numbers):
    of words such as "wniosek" proves nothing).
 5. Below the threshold, or when a decoy wins, the matcher abstains; when the
    top two entries are within a margin it offers both.
+6. It abstains too when the question names another place or another owner
+   than the chosen entry's (``bot.faq.scope``: "w Warszawie", "patronat medialny").
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from bot.faq.content import ANSWER_LANGUAGES, FALLBACK_LANGUAGE, FaqContent
 from bot.faq.langdetect import detect_language, is_romanised
 from bot.faq.ngrams import CharNgramIndex
 from bot.faq.normalize import Token, content_terms, is_stopword, term_forms, tokenize, warm_up
+from bot.faq.scope import ScopeRules
 from bot.faq.sentences import weigh_sentences
 from bot.faq.translit import romanise_to_cyrillic, to_cyrillic
 
@@ -171,6 +174,7 @@ class FaqMatcher:
         self._prefixes = self._build_prefix_map(self._postings)
         self._buckets = self._build_length_buckets(self._postings)
         self._ngrams = CharNgramIndex(self.similarity_phrases(content))
+        self._scope = ScopeRules.from_content(content)
 
     @staticmethod
     def similarity_phrases(content: FaqContent) -> list[tuple[str, str]]:
@@ -216,6 +220,9 @@ class FaqMatcher:
         status, candidates = decide_hybrid(
             lexical, ranking, calibration, self._settings.lexical_choice
         )
+        if any(self._scope.not_for(text, faq_id, romanised) for faq_id in candidates):
+            # Another place's or another owner's mechanism (bot.faq.scope).
+            status, candidates = "abstain", ()
         if status == "answer":
             entry = self._content.entry(candidates[0])
             written_in = answer_lang if entry.has_language(answer_lang) else FALLBACK_LANGUAGE
