@@ -2,11 +2,11 @@
 
 Every answer is about this city's mechanism or this bot. A question that names
 another place ("budżet obywatelski Warszawy") or another owner ("patronat
-medialny radia", "сповіщення банку у Viber") shares the entry's words and
+medialny radia", a bank's notifications in Viber) shares the entry's words and
 would be answered wrongly, however well it matches. ``elsewhere.toml`` lists,
 per language:
 
-- ``[home]``: words naming this city ("Kraków", "Краків");
+- ``[home]``: words naming this city ("Kraków" and its Ukrainian spelling);
 - ``[everywhere]``: other places no entry is about (other Polish cities); a
   question naming one is out of scope unless it also names the city itself
   ("przeprowadziłem się z Wrocławia do Krakowa" stays in scope);
@@ -119,7 +119,7 @@ def own_wording_conflicts(content: FaqContent) -> list[tuple[str, str, str, str]
     """(entry id, language, phrase, listed word) for each entry's own wording it would refuse.
 
     A listed word that collides with an entry's title, variants or keywords
-    (the Ukrainian lemma of "Радом", the city, is "рада", a council) would make
+    (the Ukrainian lemma of Radom, the city, is "rada", a council) would make
     the entry refuse its own questions; ``faq check`` reports these.
     """
     rules = ScopeRules.from_content(content)
