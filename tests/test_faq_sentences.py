@@ -37,6 +37,9 @@ def test_sentences_split_at_ends_and_line_breaks() -> None:
         ("Підкажіть, будь ласка, де шукати", True),
         ("no i gdzie to jest", True),  # a question word among the first four
         ("Mieszkam w Krakowie od dziesięciu lat.", False),
+        # English "do" asks only at the start: in Polish it is "to".
+        ("Przeprowadziłem się do Krakowa pół roku temu.", False),
+        ("Do I need a statute for an association", True),
         ("Ми громадська організація.", False),
         ("", False),
     ],

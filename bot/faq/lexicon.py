@@ -222,10 +222,14 @@ QUESTION_WORDS: frozenset[str] = _words(
     jak czy gdzie kiedy co ile kto komu jaki jaka jakie ktory ktora ktore dlaczego czemu
     skad dokad prosze pomozcie pomoz podpowiedzcie poradzcie potrzebuje szukam chce chcemy
     chcialbym chcialabym chcielibysmy musze musimy mozna moge mozemy
-    how what where when who which why can could should is are do does please need want
+    how what where when who which why can could should is are does please need want
     як чи де коли що скільки хто кому який яка яке які чому навіщо куди звідки підкажіть
     скажіть поясніть допоможіть порадьте будь прошу потрібно треба хочу хочемо шукаю
     можна можу можемо как где когда что сколько кто какой почему подскажите скажите
     yak chy de koly shcho scho sho skilky khto pidkazhit skazhit treba khochu khochemo mozhna
     """
 )
+
+# Question words that ask only at a sentence's start: English "do" is also the
+# commonest Polish preposition ("Przeprowadziłem się do Krakowa" tells).
+FIRST_QUESTION_WORDS: frozenset[str] = _words("do")

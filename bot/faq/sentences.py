@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.faq.lexicon import QUESTION_WORDS
+from bot.faq.lexicon import FIRST_QUESTION_WORDS, QUESTION_WORDS
 from bot.faq.normalize import fold_latin
 
 # Sentence ends: . ! ? … and line breaks; an abbreviation's dot ("ul.", "np.")
@@ -47,7 +47,9 @@ def asks(sentence: str) -> bool:
     words = [fold_latin(word) for word in _WORD_RE.findall(sentence)]
     if not words:
         return False
-    return words[0] in QUESTION_WORDS or any(word in QUESTION_WORDS for word in words[:4])
+    if words[0] in QUESTION_WORDS or words[0] in FIRST_QUESTION_WORDS:
+        return True
+    return any(word in QUESTION_WORDS for word in words[1:4])
 
 
 def weigh_sentences(text: str) -> list[Sentence]:
