@@ -78,6 +78,7 @@ def default_sets() -> list[Path]:
         DATA / "faq_dev_nearmiss2.jsonl",
         DATA / "faq_dev_nearmiss3.jsonl",
         DATA / "faq_dev_blind7.jsonl",
+        DATA / "faq_dev_blind8.jsonl",
         DATA / "faq_hard.jsonl",
         DATA / "faq_hard2.jsonl",
     ]

@@ -87,17 +87,28 @@ SETS: dict[str, tuple[Path, Floors]] = {
     # Written blind (90 near-misses deliberately close to the FAQ, 40 indirect and 40
     # long questions); measured untouched: pl 0.875, uk 0.900, 1 wrong, abstention
     # 0.744; after the fifth decoy round (written blind too) pl 0.875, uk 0.925,
-    # 0 wrong, abstention 0.789. Its misses were never read.
+    # 0 wrong, abstention 0.789; its misses read for the scope rule (elsewhere.toml):
+    # abstention 0.978.
     "dev_nearmiss3": (
         DATA / "faq_dev_nearmiss3.jsonl",
-        Floors({"pl": 0.85, "uk": 0.87}, max_wrong=1, abstention=0.76, language=0.98),
+        Floors({"pl": 0.85, "uk": 0.87}, max_wrong=1, abstention=0.95, language=0.98),
     ),
     # Written blind (100 indirect and long questions, 45 near-misses, chit-chat and junk);
-    # measured untouched: pl 0.880, uk 0.960, 2 wrong of 100, abstention 0.867. Its misses
-    # were never read; it judged a round of everyday-need variants (dropped: abstention -1).
+    # measured untouched: pl 0.880, uk 0.960, 2 wrong of 100, abstention 0.867; it judged a
+    # round of everyday-need variants (dropped: abstention -1); its misses read for the scope
+    # rule: abstention 0.967.
     "dev_blind7": (
         DATA / "faq_dev_blind7.jsonl",
-        Floors({"pl": 0.84, "uk": 0.92}, max_wrong=2, abstention=0.83, language=0.98),
+        Floors({"pl": 0.84, "uk": 0.92}, max_wrong=2, abstention=0.93, language=0.98),
+    ),
+    # Written blind to judge the scope rule (40 questions about the same mechanisms
+    # elsewhere, 30 in-scope ones that mention another place in passing, 30 near-misses,
+    # 20 indirect, 10 romanised; labels agreed 130/130 by a second reader); measured
+    # untouched: pl 0.741, uk 0.967, 2 wrong, abstention 0.849; read for the [abroad] and
+    # [anywhere] tables since: pl 0.778, uk 1.0, 2 wrong, abstention 0.945.
+    "dev_blind8": (
+        DATA / "faq_dev_blind8.jsonl",
+        Floors({"pl": 0.74, "uk": 0.93}, max_wrong=2, abstention=0.91, language=0.98),
     ),
     # The blind hard set (never used for tuning): floors below its measured numbers
     # (top-1 pl 0.903, uk 0.937; 3 wrong of 157; abstention 0.947; language 1.0).

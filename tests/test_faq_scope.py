@@ -62,6 +62,10 @@ def test_another_place_or_owner_abstains(matcher: FaqMatcher, question: str) -> 
             "Jak znaleźć wolontariat w Krakowie?",
             "volunteering",
         ),
+        # Where the asker comes from does not matter to this bot's or a national entry.
+        ("Я з Харкова, як підписатися на сповіщення цього бота?", "bot-subscribe"),
+        ("Jestem ze Lwowa, jak zmienić język bota na ukraiński?", "bot-language"),
+        ("Jak fundacja z Gdańska może uzyskać status OPP?", "opp-status"),
     ],
 )
 def test_the_city_s_own_mechanism_is_still_answered(
@@ -84,6 +88,15 @@ def test_only_a_sentence_that_asks_counts(rules: ScopeRules) -> None:
     )
     assert rules.not_for(story, "volunteering") is None
     assert rules.not_for("Jak znaleźć wolontariat w Gdańsku?", "volunteering")
+
+
+def test_entries_anywhere_and_national_are_ruled_out_as_listed(rules: ScopeRules) -> None:
+    # [anywhere] entries: no place rules them out; national ones: only places abroad.
+    assert rules.not_for("Я з Харкова, як підписатися?", "bot-subscribe") is None
+    assert rules.not_for("Jak fundacja z Gdańska może zostać OPP?", "opp-status") is None
+    assert rules.not_for("як отримати статус OPP у Дніпрі", "opp-status")
+    assert rules.not_for("волонтерство у Харкові", "volunteering")
+    assert rules.not_for("wolontariat w Gdańsku", "volunteering")
 
 
 def test_an_entry_s_owners_apply_to_that_entry_only(rules: ScopeRules) -> None:
@@ -131,6 +144,9 @@ def test_the_file_is_optional(tmp_path: Path) -> None:
         ('[no-such-entry]\npl = ["x"]\n', "no-such-entry"),
         ('[home]\nxx = ["Kraków"]\n', "language"),
         ('[home]\npl = "Kraków"\n', "list"),
+        ('[anywhere]\nentries = ["no-such-entry"]\n', "no-such-entry"),
+        ('[anywhere]\nnational = "opp-status"\n', "list of entry ids"),
+        ('[anywhere]\npl = ["Kraków"]\n', "only the keys"),
     ],
 )
 def test_a_malformed_file_fails_loudly(tmp_path: Path, text: str, match: str) -> None:

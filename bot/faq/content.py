@@ -61,6 +61,13 @@ ELSEWHERE_FILE = "elsewhere.toml"
 # naming other places that no entry is about (bot.faq.scope).
 ELSEWHERE_HOME = "home"
 ELSEWHERE_EVERYWHERE = "everywhere"
+# Places abroad: like "everywhere", but they rule out the national entries too.
+ELSEWHERE_ABROAD = "abroad"
+ELSEWHERE_PLACES = (ELSEWHERE_HOME, ELSEWHERE_EVERYWHERE, ELSEWHERE_ABROAD)
+# elsewhere.toml's [anywhere]: ``entries``, whose answer holds wherever the asker
+# lives (this bot's own entries, the 1.5 %), and ``national``, whose answer holds
+# anywhere in the country (the OPP status) but not abroad.
+ELSEWHERE_ANYWHERE = "anywhere"
 CONTENT_DIR_ENV = "BOT_CONTENT_DIR"
 
 _ANSWER_FIELDS = frozenset({"title", "answer", "links", "variants", "keywords"})
@@ -162,6 +169,10 @@ class FaqContent:
     elsewhere: Mapping[str, tuple[tuple[str, str], ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # Entries that no place rules out ("I am from Kharkiv, how do I subscribe?"), and those
+    # that only places abroad rule out.
+    anywhere: frozenset[str] = frozenset()
+    national: frozenset[str] = frozenset()
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -223,11 +234,12 @@ def load_faq(content_dir: Path | None = None) -> FaqContent:
                 )
         entries[faq_id] = FaqEntry(faq_id, MappingProxyType(localized), tuple(extra))
 
-    elsewhere = _load_out_of_scope(faq_dir / ELSEWHERE_FILE)
+    anywhere, national = _load_anywhere(faq_dir / ELSEWHERE_FILE, entries)
+    elsewhere = _load_out_of_scope(faq_dir / ELSEWHERE_FILE, skip=ELSEWHERE_ANYWHERE)
     for table in elsewhere:
-        if table not in entries and table not in (ELSEWHERE_HOME, ELSEWHERE_EVERYWHERE):
+        if table not in entries and table not in ELSEWHERE_PLACES:
             raise FaqContentError(
-                f"unknown table (an entry id, {ELSEWHERE_HOME!r} or {ELSEWHERE_EVERYWHERE!r})",
+                f"unknown table (an entry id or one of {', '.join(ELSEWHERE_PLACES)})",
                 path=faq_dir / ELSEWHERE_FILE,
                 entry=table,
             )
@@ -236,6 +248,8 @@ def load_faq(content_dir: Path | None = None) -> FaqContent:
         out_of_scope=MappingProxyType(_load_out_of_scope(faq_dir / OUT_OF_SCOPE_FILE)),
         source=root,
         elsewhere=MappingProxyType(elsewhere),
+        anywhere=anywhere,
+        national=national,
     )
 
 
@@ -369,15 +383,50 @@ def is_valid_url(link: str) -> bool:
     )
 
 
-def _load_out_of_scope(path: Path) -> dict[str, tuple[tuple[str, str], ...]]:
+def _load_anywhere(
+    path: Path, entries: Mapping[str, FaqEntry]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """elsewhere.toml's ``[anywhere]``: its ``entries`` and ``national`` entry ids.
+
+    The file and the table are optional; an unknown key or entry id fails.
+    """
+    if not path.exists():
+        return frozenset(), frozenset()
+    table = _read_toml(path).get(ELSEWHERE_ANYWHERE, {})
+    if set(table) - {"entries", "national"}:
+        raise FaqContentError(
+            "only the keys 'entries' and 'national'", path=path, entry=ELSEWHERE_ANYWHERE
+        )
+    lists: list[frozenset[str]] = []
+    for key in ("entries", "national"):
+        ids = table.get(key, [])
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise FaqContentError(
+                f"{key} must be a list of entry ids", path=path, entry=ELSEWHERE_ANYWHERE
+            )
+        unknown = sorted(set(ids) - set(entries))
+        if unknown:
+            raise FaqContentError(
+                f"unknown entry id {unknown[0]!r}", path=path, entry=ELSEWHERE_ANYWHERE
+            )
+        lists.append(frozenset(ids))
+    return lists[0], lists[1]
+
+
+def _load_out_of_scope(
+    path: Path, skip: str | None = None
+) -> dict[str, tuple[tuple[str, str], ...]]:
     """Tables of phrases per language: {table: ((language, phrase), ...)}; the file is optional.
 
-    The shape of out_of_scope.toml (a table per topic) and of elsewhere.toml.
+    The shape of out_of_scope.toml (a table per topic) and of elsewhere.toml
+    (whose table ``skip`` has another shape).
     """
     if not path.exists():
         return {}
     topics: dict[str, tuple[tuple[str, str], ...]] = {}
     for topic, table in _read_toml(path).items():
+        if topic == skip:
+            continue
         phrases: list[tuple[str, str]] = []
         for lang, value in table.items():
             if lang not in _OUT_OF_SCOPE_LANGUAGES:

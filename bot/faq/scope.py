@@ -7,11 +7,16 @@ would be answered wrongly, however well it matches. ``elsewhere.toml`` lists,
 per language:
 
 - ``[home]``: words naming this city ("Kraków" and its Ukrainian spelling);
-- ``[everywhere]``: other places no entry is about (other Polish cities); a
+- ``[everywhere]``: other places in the country, which no entry is about; a
   question naming one is out of scope unless it also names the city itself
   ("przeprowadziłem się z Wrocławia do Krakowa" stays in scope);
 - ``[<entry id>]``: owners or objects that make a question not this entry's
-  (for ``mayor-patronage``: "patronat medialny", "ambasada").
+  (for ``mayor-patronage``: "patronat medialny", "ambasada");
+- ``[abroad]``: places abroad, like ``[everywhere]``;
+- ``[anywhere]``: ``entries`` whose answer holds wherever the asker lives or
+  comes from (this bot's own entries, the 1.5 % of the tax), which no place
+  rules out ("I am from Kharkiv, how do I subscribe?"), and ``national`` ones (the OPP
+  status) that only ``[abroad]`` rules out.
 
 A phrase matches a sentence that asks (``bot.faq.sentences``: the story
 around a question may mention anything) when each of its words is there in
@@ -25,7 +30,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bot.faq.content import ELSEWHERE_EVERYWHERE, ELSEWHERE_HOME, FaqContent
+from bot.faq.content import (
+    ELSEWHERE_ABROAD,
+    ELSEWHERE_EVERYWHERE,
+    ELSEWHERE_HOME,
+    ELSEWHERE_PLACES,
+    FaqContent,
+)
 from bot.faq.normalize import Token, term_forms, tokenize
 from bot.faq.sentences import weigh_sentences
 from bot.faq.translit import to_cyrillic
@@ -78,6 +89,10 @@ class ScopeRules:
     by_entry: Mapping[str, tuple[tuple[str, Phrase], ...]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    abroad: tuple[tuple[str, Phrase], ...] = ()
+    # Entries that no place rules out, and those that only places abroad do.
+    anywhere: frozenset[str] = frozenset()
+    national: frozenset[str] = frozenset()
 
     @classmethod
     def from_content(cls, content: FaqContent) -> ScopeRules:
@@ -85,18 +100,30 @@ class ScopeRules:
         by_entry = {
             table: _compile(pairs)
             for table, pairs in tables.items()
-            if table not in (ELSEWHERE_HOME, ELSEWHERE_EVERYWHERE)
+            if table not in ELSEWHERE_PLACES
         }
         return cls(
             home=_compile(tables.get(ELSEWHERE_HOME, ())),
             everywhere=_compile(tables.get(ELSEWHERE_EVERYWHERE, ())),
+            abroad=_compile(tables.get(ELSEWHERE_ABROAD, ())),
             by_entry=MappingProxyType(by_entry),
+            anywhere=content.anywhere,
+            national=content.national,
         )
+
+    def _places(self, faq_id: str) -> tuple[tuple[str, Phrase], ...]:
+        """The other places that rule ``faq_id`` out."""
+        if faq_id in self.anywhere:
+            return ()
+        if faq_id in self.national:
+            return self.abroad
+        return self.everywhere + self.abroad
 
     def not_for(self, text: str, faq_id: str, romanised: bool = False) -> str | None:
         """The listed phrase that makes ``text`` not ``faq_id``'s question, or None."""
         own = self.by_entry.get(faq_id, ())
-        if not own and not self.everywhere:
+        everywhere = self._places(faq_id)
+        if not own and not everywhere:
             return None
         whole = _text_forms(text, romanised)
         at_home = any(_matches(phrase, whole) for _, phrase in self.home)
@@ -109,7 +136,7 @@ class ScopeRules:
                     return listed
             if at_home:
                 continue
-            for listed, phrase in self.everywhere:
+            for listed, phrase in everywhere:
                 if _matches(phrase, forms):
                     return listed
         return None
