@@ -111,6 +111,13 @@ def test_a_short_stem_does_not_name_a_place(rules: ScopeRules) -> None:
     assert rules.not_for("Wolontariat w Poznaniu?", "volunteering")
 
 
+def test_a_word_marked_exact_matches_as_written_only(rules: ScopeRules) -> None:
+    # "=mieszkanie": its stem "mieszk" is also that of "mieszkam" (I live).
+    assert rules.not_for("wkład własny na mieszkanie", "own-contribution-fund") == "=mieszkanie"
+    lives_here = "Mieszkam w Krakowie, skąd wziąć wkład własny do projektu unijnego?"
+    assert rules.not_for(lives_here, "own-contribution-fund") is None
+
+
 def test_romanised_ukrainian_is_read_in_cyrillic(rules: ScopeRules) -> None:
     # "brauzeri" is no Polish word: only its Cyrillic reading, "браузері", is listed.
     assert rules.not_for("yak zminyty movu v brauzeri", "bot-language", romanised=True)

@@ -20,7 +20,8 @@ per language:
 
 A phrase matches a sentence that asks (``bot.faq.sentences``: the story
 around a question may mention anything) when each of its words is there in
-some form (the matcher's stems and lemmas, in any order). The matcher then
+some form (the matcher's stems and lemmas, in any order; as written only when
+the phrase starts with "="). The matcher then
 abstains rather than answer or offer that entry.
 """
 
@@ -66,8 +67,15 @@ def _word_forms(token: Token, romanised: bool) -> frozenset[str]:
     return frozenset(forms)
 
 
+# A listed phrase written "=mieszkanie" matches its words as written only: the
+# stem "mieszk" would also find "mieszkam" (I live), in nearly every story.
+EXACT_MARK = "="
+
+
 def compile_phrase(text: str) -> Phrase:
-    """A phrase's words as sets of forms."""
+    """A phrase's words as sets of forms (as written only after ``EXACT_MARK``)."""
+    if text.startswith(EXACT_MARK):
+        return tuple(frozenset({token.text}) for token in tokenize(text[len(EXACT_MARK) :]))
     return tuple(_word_forms(token, romanised=False) for token in tokenize(text))
 
 
